@@ -1,0 +1,52 @@
+"""The `netlab` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import NetlabError
+
+DEMO_PCAP = Path(__file__).parent / "data" / "demo.pcap"
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .core.summary import describe_capture
+    from .sources.pcapreader import read_pcap
+
+    path = Path(args.file) if args.file else DEMO_PCAP
+    df = read_pcap(path)
+    print(f"netlab demo: {path}\n")
+    print(describe_capture(df))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="netlab", description="Watch and understand network traffic from Jupyter."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = sub.add_parser("demo", help="summarise the bundled demo capture (or FILE)")
+    demo.add_argument("file", nargs="?", help="a pcap/pcapng file instead of the demo capture")
+    demo.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; user mistakes print one line, not a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except NetlabError as exc:
+        print(f"netlab: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

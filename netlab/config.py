@@ -1,0 +1,139 @@
+"""Settings: every option from NETLAB_* environment variables and a .env file, validated once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import SettingsError
+
+
+class Settings(BaseSettings):
+    """netlab's options. Each field is NETLAB_<NAME> in the environment or in `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NETLAB_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # capture
+    source: str = Field(
+        "",
+        description="What to capture: an interface name, a pcap/pcapng path or a ws:// server "
+        "URL; empty means the live default interface if permitted, else the bundled demo capture",
+    )
+    bpf: str = Field("", description="Default BPF capture filter (tcpdump syntax); empty: none")
+    max_rows: int = Field(100_000, gt=0, description="Rows kept in a capture's rolling frame")
+    max_age: float = Field(
+        0.0, ge=0, description="Also drop rows older than this many seconds; 0: no age limit"
+    )
+    snaplen: int = Field(
+        262_144, ge=64, le=262_144, description="Bytes captured per packet on live interfaces"
+    )
+    buffer_mb: int = Field(
+        32, gt=0, le=4096, description="Kernel capture buffer (libpcap ring) in MiB"
+    )
+    batch_interval: float = Field(
+        0.1, gt=0, le=5, description="Seconds between batches handed to the decoder and subscribers"
+    )
+    backlog_batches: int = Field(
+        64, gt=0, description="Decoded batches queued for slow subscribers before netlab drops"
+    )
+
+    # anomaly detection
+    anomaly_window: int = Field(60, ge=2, description="Seconds of history for the rate z-score")
+    anomaly_threshold: float = Field(4.0, gt=0, description="z-score above which a spike alerts")
+    anomaly_min_samples: int = Field(10, ge=2, description="Seconds of history before any alert")
+    anomaly_cooldown: float = Field(10.0, ge=0, description="Seconds between alerts of a detector")
+
+    # explain
+    ai_mode: Literal["auto", "openai", "offline"] = Field(
+        "auto", description="auto: OpenAI when OPENAI_API_KEY is set, offline otherwise"
+    )
+    ai_model: str = Field("gpt-4o-mini", description="Chat model for explanations")
+    ai_timeout: float = Field(20.0, gt=0, le=600, description="Seconds before an AI call fails")
+    ai_max_retries: int = Field(2, ge=0, le=10, description="Retries on rate limits and 5xx")
+    ai_send_payload: bool = Field(
+        False, description="Send payload bytes to the AI (default: headers only)"
+    )
+    ai_redact_addresses: bool = Field(
+        False, description="Replace IP and MAC addresses before sending"
+    )
+
+    # server
+    server_host: str = Field("127.0.0.1", description="Address `netlab serve` binds")
+    server_port: int = Field(8765, ge=1, le=65535, description="Port `netlab serve` binds")
+    server_token: SecretStr = Field(
+        SecretStr(""), description="Token required by every endpoint when set (needed off loopback)"
+    )
+    server_origins: str = Field(
+        "http://127.0.0.1,http://localhost",
+        description="Comma-separated origins allowed for WebSocket and CORS (ports are ignored)",
+    )
+
+    # dashboard
+    refresh_hz: float = Field(2.0, gt=0, le=30, description="Widget refreshes per second")
+
+    @field_validator("bpf", "source")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @classmethod
+    def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
+        """Read the environment and `env_file`; raise SettingsError naming each bad variable."""
+        try:
+            return cls(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        name = "NETLAB_" + str(err["loc"][0]).upper() if err["loc"] else "NETLAB_?"
+        ctx = err.get("ctx") or {}
+        got = err.get("input")
+        limits = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
+        bound = next((f"{sym} {ctx[key]}" for key, sym in limits if key in ctx), None)
+        if bound:
+            lines.append(f"{name} must be {bound}, got {got!r}")
+        else:
+            lines.append(f"{name}: {err['msg']}, got {got!r}")
+    return "; ".join(lines)
+
+
+def _default_text(name: str) -> str:
+    value = Settings.model_fields[name].default
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def env_example() -> str:
+    """The text of .env.example: every setting with its comment and default."""
+    lines = [
+        "# netlab settings. Copy to .env (or export) and change what you need.",
+        "# Every variable is optional; the values below are the defaults.",
+        "# OpenAI-compatible endpoint for explanations (read by the openai SDK, not NETLAB_*):",
+        "# OPENAI_API_KEY=",
+        "# OPENAI_BASE_URL=https://api.openai.com/v1",
+        "",
+    ]
+    for name, info in Settings.model_fields.items():
+        lines.append(f"# {info.description}")
+        lines.append(f"NETLAB_{name.upper()}={_default_text(name)}")
+    return "\n".join(lines) + "\n"
+
+
+def settings_markdown() -> str:
+    """Every setting as a Markdown table, for the README."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = _default_text(name)
+        rows.append(f"| `NETLAB_{name.upper()}` | `{default}` | {info.description} |")
+    return "\n".join(rows)

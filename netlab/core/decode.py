@@ -1,0 +1,317 @@
+"""Frame bytes to typed rows, for a whole batch at once (the hot path).
+
+`decode_records` walks all frames of a buffer together with numpy: link layer, IPv4/IPv6 with
+extension headers, TCP/UDP/SCTP/ICMP. Only packets that may carry DNS, TLS, HTTP or ARP details
+are looked at one by one. Per-packet semantics: no defragmentation, no reassembly.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from . import appfields, names
+from .bytesview import I64, BytesView
+from .info import render_info
+from .linklayer import ET_ARP, ET_IPV4, ET_IPV6, NO_L3, link_layer
+from .pcapfile import Records
+from .schema import COLUMNS, Kind
+
+_IPV6_EXT = (0, 43, 60, 44, 51)
+_TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
+
+
+class Decoded:
+    """The raw per-packet arrays of a decoded batch, before they become a DataFrame."""
+
+    def __init__(self, n: int) -> None:
+        neg = np.full(n, -1, dtype=np.int64)
+        self.ip_version = np.zeros(n, dtype=np.int64)
+        self.tp = neg.copy()  # transport protocol number after the outermost IP header
+        self.sport, self.dport, self.flags = neg.copy(), neg.copy(), neg.copy()
+        self.ttl, self.icmp_type, self.icmp_code = neg.copy(), neg.copy(), neg.copy()
+        self.payload, self.payload_end = neg.copy(), neg.copy()
+        self.fragment = np.zeros(n, dtype=bool)  # a later IP fragment: no transport header
+        self.src4 = np.zeros(n, dtype=np.int64)
+        self.dst4 = np.zeros(n, dtype=np.int64)
+        self.src6 = np.zeros((0, 16), dtype=np.uint8)
+        self.dst6 = np.zeros((0, 16), dtype=np.uint8)
+        self.rows6 = np.zeros(0, dtype=np.int64)
+        self.dst6_ok = np.zeros(0, dtype=bool)
+
+
+def _ipv4(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I64, I64]:
+    b0 = view.u8(l3)
+    ihl = (b0 & 0x0F) * 4
+    total = view.u16(l3 + 2)
+    frag = view.u16(l3 + 6) & 0x1FFF
+    d.ip_version[rows] = 4
+    d.ttl[rows] = view.u8(l3 + 8)
+    d.tp[rows] = view.u8(l3 + 9)
+    d.src4[rows] = view.u32(l3 + 12)
+    d.dst4[rows] = view.u32(l3 + 16)
+    d.fragment[rows] = frag != 0
+    # A zero total length is TCP segmentation offload: trust the captured length.
+    ip_end = np.where(total > 0, np.minimum(end, l3 + total), end)
+    return l3 + ihl, ip_end
+
+
+def _ipv6(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I64, I64]:
+    d.ip_version[rows] = 6
+    d.ttl[rows] = view.u8(l3 + 7)
+    d.rows6 = rows
+    d.src6 = view.block(l3 + 8, 16)
+    d.dst6 = view.block(l3 + 24, 16)
+    d.dst6_ok = l3 + 40 <= end
+    plen = view.u16(l3 + 4)
+    ip_end = np.where(plen > 0, np.minimum(end, l3 + 40 + plen), end)
+    nxt = view.u8(l3 + 6)
+    pos = l3 + 40
+    later_fragment = np.zeros(len(rows), dtype=bool)
+    for _ in range(8):
+        ext = np.isin(nxt, _IPV6_EXT) & (pos + 8 <= ip_end)
+        if not ext.any():
+            break
+        is_frag = ext & (nxt == 44)
+        later_fragment |= is_frag & ((view.u16(pos + 2) & 0xFFF8) != 0)
+        hlen = np.where(
+            nxt == 44,
+            8,
+            np.where(nxt == 51, (view.u8(pos + 1) + 2) * 4, (view.u8(pos + 1) + 1) * 8),
+        )
+        nxt = np.where(ext, view.u8(pos), nxt)
+        pos = np.where(ext, pos + hlen, pos)
+    d.tp[rows] = nxt
+    d.fragment[rows] = later_fragment
+    return pos, ip_end
+
+
+def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> None:
+    tp = d.tp[rows]
+    live = ~d.fragment[rows]
+    ports = live & np.isin(tp, (_TCP, _UDP, _SCTP)) & (l4 + 4 <= ip_end)
+    # UDP needs its whole 8-byte header before tshark shows the ports.
+    ports &= (tp != _UDP) | (l4 + 8 <= ip_end)
+    r = rows[ports]
+    d.sport[r] = view.u16(l4[ports])
+    d.dport[r] = view.u16(l4[ports] + 2)
+    tcp = live & (tp == _TCP) & (l4 + 14 <= ip_end)
+    word = view.u16(l4[tcp] + 12)
+    d.flags[rows[tcp]] = word & 0x0FFF
+    d.payload[rows[tcp]] = l4[tcp] + (word >> 12) * 4
+    udp = ports & (tp == _UDP)
+    d.payload[rows[udp]] = l4[udp] + 8
+    icmp = live & np.isin(tp, (_ICMP, _ICMP6)) & (l4 + 2 <= ip_end)
+    d.icmp_type[rows[icmp]] = view.u8(l4[icmp])
+    d.icmp_code[rows[icmp]] = view.u8(l4[icmp] + 1)
+    d.payload_end[rows] = ip_end
+
+
+def decode_records(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1) -> pd.DataFrame:
+    """Decode every frame of `rec` (positions in `buf`) into a typed DataFrame."""
+    n = len(rec)
+    view = BytesView(buf)
+    end = rec.offset + np.minimum(rec.caplen, np.maximum(len(buf) - rec.offset, 0))
+    l3, et, vlan = link_layer(view, rec.offset, end, rec.linktype)
+    d = Decoded(n)
+    l4 = np.full(n, -1, dtype=np.int64)
+    ip_end = end.copy()
+    b0, total = view.u8(l3), view.u16(l3 + 2)
+    # As tshark: a header length under 20 or a total length under it is bogus, not IPv4.
+    v4 = (et == ET_IPV4) & (l3 + 20 <= end) & ((b0 >> 4) == 4) & ((b0 & 0x0F) >= 5)
+    v4 = np.flatnonzero(v4 & ((total == 0) | (total >= (b0 & 0x0F) * 4)))
+    if len(v4):
+        l4[v4], ip_end[v4] = _ipv4(view, v4, l3[v4], end[v4], d)
+    # An IPv6 header cut short still shows the addresses that were captured, as in tshark.
+    v6 = np.flatnonzero((et == ET_IPV6) & (l3 + 24 <= end) & ((view.u8(l3) >> 4) == 6))
+    if len(v6):
+        l4[v6], ip_end[v6] = _ipv6(view, v6, l3[v6], end[v6], d)
+    ip = np.flatnonzero(d.ip_version > 0)
+    if len(ip):
+        _transport(view, ip, l4[ip], ip_end[ip], d)
+    app = _app_fields(buf, d, et, l3, end)
+    return _assemble(rec, first_number, d, et, vlan, app)
+
+
+class _AppFields:
+    def __init__(self) -> None:
+        self.dns: dict[int, str] = {}
+        self.sni: dict[int, str] = {}
+        self.host: dict[int, str] = {}
+        self.info: dict[int, str] = {}
+
+
+def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I64) -> _AppFields:
+    out = _AppFields()
+    view = BytesView(buf)
+    raw = buf.data  # slices of a memoryview copy only the bytes asked for
+    pay, pend = d.payload, np.minimum(d.payload_end, end)
+    plen = pend - pay
+    has = (pay >= 0) & (plen > 0)
+    tcp = has & (d.tp == _TCP)
+    udp = has & (d.tp == _UDP)
+    dns_ports = tuple(appfields.DNS_PORTS)
+    dns = (tcp | udp) & (np.isin(d.sport, dns_ports) | np.isin(d.dport, dns_ports)) & (plen >= 12)
+    rows = np.flatnonzero(dns)
+    # DNS traffic repeats itself (same question, same flags): parse each message shape once.
+    seen: dict[bytes, appfields.DnsSummary | None] = {}
+    for i, a, b, over_tcp in zip(
+        rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), tcp[rows].tolist(), strict=True
+    ):
+        msg = bytes(raw[a + 2 : b] if over_tcp else raw[a:b])  # DNS over TCP: length first
+        shape = msg[2:]
+        if shape not in seen:
+            seen[shape] = appfields.parse_dns(msg)
+        summary = seen[shape]
+        if summary is None:
+            continue
+        if summary.qname is not None:
+            out.dns[i] = summary.qname
+        out.info[i] = summary.info((msg[0] << 8) | msg[1])
+    first = view.u8(pay)
+    # A ClientHello may follow other TLS records (ChangeCipherSpec...) in the same segment.
+    tls = tcp & (plen >= 6) & np.isin(first, (0x14, 0x15, 0x16)) & (view.u8(pay + 1) == 3)
+    rows = np.flatnonzero(tls)
+    for i, a, b in zip(rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), strict=True):
+        hello = appfields.find_client_hello(bytes(raw[a:b]))
+        if hello is None:
+            continue
+        sni = appfields.parse_tls_sni(hello)
+        if sni is not None:
+            out.sni[i] = sni
+        out.info[i] = "Client Hello" + (f" (SNI={sni})" if sni else "")
+    methods = np.array([int.from_bytes(m, "big") for m in appfields.HTTP_METHODS])
+    http = (tcp | (udp & ((d.sport == 1900) | (d.dport == 1900)))) & (plen >= 16)
+    rows = np.flatnonzero(http & np.isin(view.u32(pay), methods))
+    for i, a, b in zip(rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), strict=True):
+        req = appfields.parse_http_request(bytes(raw[a:b]))
+        if req is not None:
+            if req.host is not None:
+                out.host[i] = req.host
+            out.info[i] = req.request_line
+    rows = np.flatnonzero((et == ET_ARP) & (l3 >= 0))
+    for i, a, b in zip(rows.tolist(), l3[rows].tolist(), end[rows].tolist(), strict=True):
+        out.info[i] = appfields.arp_info(bytes(raw[a:b]))
+    return out
+
+
+def _ipv4_text(value: int) -> str:
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def _addresses(d: Decoded) -> tuple[pd.Categorical, pd.Categorical]:
+    """src and dst as categoricals sharing one set of categories (so src == dst works)."""
+    n = len(d.ip_version)
+    src = np.full(n, -1, dtype=np.int64)
+    dst = np.full(n, -1, dtype=np.int64)
+    cats: list[str] = []
+    v4 = np.flatnonzero(d.ip_version == 4)
+    if len(v4):
+        uniq, inv = np.unique(np.concatenate([d.src4[v4], d.dst4[v4]]), return_inverse=True)
+        cats.extend(_ipv4_text(int(u)) for u in uniq.tolist())
+        src[v4], dst[v4] = inv[: len(v4)], inv[len(v4) :]
+    if len(d.rows6):
+        both = np.ascontiguousarray(np.concatenate([d.src6, d.dst6])).view("V16").ravel()
+        uniq6, inv6 = np.unique(both, return_inverse=True)
+        base = len(cats)
+        cats.extend(socket.inet_ntop(socket.AF_INET6, u.tobytes()) for u in uniq6)
+        k = len(d.rows6)
+        src[d.rows6] = inv6[:k] + base
+        dst[d.rows6] = np.where(d.dst6_ok, inv6[k:] + base, -1)
+    return _categorical(src, cats), _categorical(dst, cats)
+
+
+def _categorical(codes: I64, cats: list[str]) -> pd.Categorical:
+    """A Categorical from codes into `cats`, merging duplicate texts."""
+    index: dict[str, int] = {}
+    remap = np.empty(len(cats) + 1, dtype=np.int64)
+    remap[-1] = -1  # code -1 (missing) stays missing
+    for k, text in enumerate(cats):
+        remap[k] = index.setdefault(text, len(index))
+    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(list(index), dtype=object))
+
+
+def _from_dict(n: int, values: dict[int, str]) -> pd.Categorical:
+    codes = np.full(n, -1, dtype=np.int64)
+    cats: list[str] = []
+    if values:
+        index: dict[str, int] = {}
+        for i, text in values.items():
+            codes[i] = index.setdefault(text, len(index))
+        cats = list(index)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object))
+
+
+def _proto(d: Decoded, et: I64) -> pd.Categorical:
+    ip = d.ip_version > 0
+    key = np.where(ip, d.tp, np.where(et != NO_L3, 1000 + (et & 0xFFFF), -1))
+    key = np.where((et == -2) & ~ip, 999, key)  # LLC
+    uniq, inv = np.unique(key, return_inverse=True)
+    cats = []
+    for k in uniq.tolist():
+        if k == 999:
+            cats.append("LLC")
+        elif k >= 1000:
+            cats.append(names.ethertype_name(k - 1000))
+        else:
+            cats.append(names.proto_name(k))  # -1 never shows: its rows get code -1 below
+    codes = np.where(key == -1, -1, inv)
+    return _categorical(codes, cats)
+
+
+def _optional(values: I64, dtype: str) -> pd.arrays.IntegerArray:
+    mask = values < 0
+    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(dtype), mask)
+
+
+def _assemble(
+    rec: Records, first_number: int, d: Decoded, et: I64, vlan: I64, app: _AppFields
+) -> pd.DataFrame:
+    n = len(rec)
+    src, dst = _addresses(d)
+    ip_version = np.where(d.ip_version > 0, d.ip_version, -1)
+    text = {
+        "src": src,
+        "dst": dst,
+        "proto": _proto(d, et),
+        "dns_qname": _from_dict(n, app.dns),
+        "tls_sni": _from_dict(n, app.sni),
+        "http_host": _from_dict(n, app.host),
+        "summary": _from_dict(n, app.info),
+    }
+    optional = {
+        "ip_version": ip_version,
+        "sport": d.sport,
+        "dport": d.dport,
+        "tcp_flags": d.flags,
+        "ttl": d.ttl,
+        "vlan": vlan,
+        "icmp_type": d.icmp_type,
+        "icmp_code": d.icmp_code,
+        "paylen": np.where(d.payload >= 0, np.maximum(d.payload_end - d.payload, 0), -1),
+    }
+    plain: dict[str, npt.NDArray[Any]] = {
+        "number": np.arange(first_number, first_number + n, dtype=np.int64),
+        "length": rec.wirelen,
+        "caplen": rec.caplen,
+        "linktype": rec.linktype,
+    }
+    data: dict[str, object] = {}
+    for col in COLUMNS:
+        if col.kind is Kind.TIME:
+            data[col.name] = pd.DatetimeIndex(rec.ts_ns.view("datetime64[ns]"), tz="UTC")
+        elif col.kind is Kind.TEXT:
+            data[col.name] = text[col.name]
+        elif col.kind is Kind.DERIVED:
+            continue
+        elif col.kind is Kind.OPT_INT:
+            data[col.name] = _optional(optional[col.name], col.numpy_dtype)
+        else:
+            data[col.name] = plain[col.name].astype(col.numpy_dtype)
+    df = pd.DataFrame(data, copy=False)
+    df["info"] = render_info(df)
+    return df

@@ -1,0 +1,49 @@
+"""netlab's errors and warnings: a small tree whose members carry what the user needs to act."""
+
+from __future__ import annotations
+
+
+class NetlabError(Exception):
+    """Base of every error netlab raises on purpose."""
+
+
+class NetlabWarning(UserWarning):
+    """Something was wrong with the input but netlab carried on (a cut-short capture file...)."""
+
+
+class CaptureFileError(NetlabError):
+    """A file is not a capture netlab can read at all."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class SettingsError(NetlabError, ValueError):
+    """A setting has a value outside its allowed range."""
+
+
+class FilterError(NetlabError, ValueError):
+    """A BPF capture filter that libpcap refuses; carries libpcap's own message."""
+
+    def __init__(self, expression: str, message: str) -> None:
+        super().__init__(f"invalid capture filter {expression!r}: {message}")
+        self.expression = expression
+        self.message = message
+
+
+class CapturePermissionError(NetlabError, PermissionError):
+    """Live capture needs rights this process does not have; the message says the fix."""
+
+
+class InterfaceError(NetlabError, ValueError):
+    """An interface that does not exist or cannot be opened."""
+
+
+class CaptureError(NetlabError):
+    """A capture source failed while running."""
+
+
+class ExplainError(NetlabError):
+    """Explaining a packet failed; the message says why in one line."""

@@ -1,0 +1,1 @@
+"""Where frames come from: capture files, live interfaces and remote netlab servers."""

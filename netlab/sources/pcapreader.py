@@ -1,0 +1,137 @@
+"""Reading pcap and pcapng files into typed frames: `read_pcap` and `iter_pcap`."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..core.decode import decode_records
+from ..core.pcapfile import (
+    Format,
+    PcapngState,
+    WalkResult,
+    detect_format,
+    parse_pcap_header,
+    truncated_tail,
+    walk_pcap,
+    walk_pcapng,
+)
+from ..core.schema import empty_frame
+from ..errors import CaptureFileError, NetlabWarning
+
+CHUNK = 65_536
+
+
+def iter_pcap(
+    path: str | os.PathLike[str], *, limit: int | None = None, chunk: int = CHUNK
+) -> Iterator[pd.DataFrame]:
+    """Yield the frames of a pcap/pcapng file as DataFrames of at most `chunk` rows."""
+    name = os.fspath(path)
+    try:
+        size = os.path.getsize(name)
+        fh = open(name, "rb")  # noqa: SIM115 - closed in the finally below
+    except OSError as exc:
+        raise CaptureFileError(name, exc.strerror or str(exc)) from None
+    try:
+        if size == 0:
+            raise CaptureFileError(name, "the file is empty, not a capture")
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            yield from _iter_mapped(name, mm, limit, chunk)
+    finally:
+        fh.close()
+
+
+def _iter_mapped(name: str, mm: mmap.mmap, limit: int | None, chunk: int) -> Iterator[pd.DataFrame]:
+    fmt = detect_format(mm[:4])
+    if fmt is None:
+        raise CaptureFileError(
+            name, f"not a pcap or pcapng file (starts with {mm[:4].hex() or 'nothing'})"
+        )
+    buf = np.frombuffer(mm, dtype=np.uint8)
+    number = 1
+    left = limit
+    pos: int
+    try:
+        if fmt is Format.PCAP:
+            if len(mm) < 24:
+                raise CaptureFileError(name, "the pcap header is cut short")
+            header = parse_pcap_header(mm[:24])
+            pos = 24
+            while left is None or left > 0:
+                step = chunk if left is None else min(chunk, left)
+                walk = walk_pcap(mm, pos, header, step, number)
+                if len(walk.records):
+                    yield decode_records(buf, walk.records, number)
+                    number += len(walk.records)
+                    if left is not None:
+                        left -= len(walk.records)
+                pos = walk.end
+                _report(name, walk)
+                if walk.partial:
+                    tail, msg = truncated_tail(mm, pos, header)
+                    warnings.warn(f"{name}: {msg}", NetlabWarning, stacklevel=3)
+                    if len(tail) and (left is None or left > 0):
+                        yield decode_records(buf, tail, number)
+                    return
+                if walk.problems or len(walk.records) < step:
+                    return
+        else:
+            state = PcapngState()
+            pos = 0
+            while left is None or left > 0:
+                step = chunk if left is None else min(chunk, left)
+                walk = walk_pcapng(mm, pos, state, step)
+                if len(walk.records):
+                    yield decode_records(buf, walk.records, number)
+                    number += len(walk.records)
+                    if left is not None:
+                        left -= len(walk.records)
+                pos = walk.end
+                _report(name, walk)
+                if walk.partial:
+                    warnings.warn(
+                        f"{name}: the file appears to have been cut short in the middle of a "
+                        f"block at byte {pos}; the {len(mm) - pos} bytes after it were ignored",
+                        NetlabWarning,
+                        stacklevel=3,
+                    )
+                    return
+                if walk.problems or pos >= len(mm):
+                    return
+    finally:
+        del buf  # release the exported buffer so the mmap can close
+
+
+def _report(name: str, walk: WalkResult) -> None:
+    for problem in walk.problems:
+        warnings.warn(f"{name}: {problem}", NetlabWarning, stacklevel=4)
+
+
+def read_pcap(path: str | os.PathLike[str], *, limit: int | None = None) -> pd.DataFrame:
+    """Read a pcap or pcapng file (told apart by magic number) into one typed DataFrame.
+
+    Truncated or corrupt files give every complete frame and a NetlabWarning; a file that is
+    not a capture at all raises CaptureFileError.
+    """
+    parts = list(iter_pcap(path, limit=limit, chunk=1 << 22))
+    if not parts:
+        return empty_frame()
+    if len(parts) == 1:
+        return parts[0]
+    return concat_frames(parts)
+
+
+def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames, unifying categorical columns instead of falling back to object."""
+    from pandas.api.types import union_categoricals
+
+    out = pd.concat(parts, ignore_index=True)
+    for name, dtype in parts[0].dtypes.items():
+        if isinstance(dtype, pd.CategoricalDtype):
+            out[name] = union_categoricals([p[name] for p in parts], ignore_order=True)
+    return out
