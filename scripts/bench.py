@@ -58,7 +58,9 @@ def _tshark(path: Path):
 
 
 def _scapy(path: Path, limit: int | None):
+    """scapy's way to the same kind of table: rdpcap, then one row per dissected packet."""
     import pandas as pd
+    from scapy.layers.dns import DNSQR
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.utils import rdpcap
@@ -67,10 +69,29 @@ def _scapy(path: Path, limit: int | None):
     for pkt in rdpcap(str(path), count=limit or -1):
         ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
         l4 = pkt.getlayer(TCP) or pkt.getlayer(UDP)
-        rows.append((float(pkt.time), len(pkt), ip.src if ip else None, ip.dst if ip else None,
-                     l4.sport if l4 else None, l4.dport if l4 else None,
-                     int(pkt[TCP].flags) if pkt.haslayer(TCP) else None))  # fmt: skip
-    return pd.DataFrame(rows, columns=["ts", "length", "src", "dst", "sport", "dport", "flags"])
+        q = pkt.getlayer(DNSQR)
+        rows.append((
+            float(pkt.time), len(pkt), ip.src if ip else None, ip.dst if ip else None,
+            (ip.proto if ip.version == 4 else ip.nh) if ip else None,
+            (ip.ttl if ip.version == 4 else ip.hlim) if ip else None,
+            l4.sport if l4 else None, l4.dport if l4 else None,
+            int(pkt[TCP].flags) if pkt.haslayer(TCP) else None,
+            q.qname.decode(errors="replace") if q else None, pkt.summary(),
+        ))  # fmt: skip
+    cols = [
+        "ts",
+        "length",
+        "src",
+        "dst",
+        "proto",
+        "ttl",
+        "sport",
+        "dport",
+        "flags",
+        "qname",
+        "info",
+    ]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def cmd_parse(args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import appfields, names
+from .appvec import TextGroups, dns_fields, tls_fields
 from .bytesview import I64, BytesView
 from .info import render_info
 from .linklayer import ET_ARP, ET_IPV4, ET_IPV6, NO_L3, link_layer
@@ -139,10 +140,10 @@ def decode_records(buf: npt.NDArray[np.uint8], rec: Records, first_number: int =
 
 class _AppFields:
     def __init__(self) -> None:
-        self.dns: dict[int, str] = {}
-        self.sni: dict[int, str] = {}
-        self.host: dict[int, str] = {}
-        self.info: dict[int, str] = {}
+        self.dns = TextGroups()
+        self.sni = TextGroups()
+        self.host = TextGroups()
+        self.summary = TextGroups()
 
 
 def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I64) -> _AppFields:
@@ -155,47 +156,43 @@ def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I
     tcp = has & (d.tp == _TCP)
     udp = has & (d.tp == _UDP)
     dns_ports = tuple(appfields.DNS_PORTS)
-    dns = (tcp | udp) & (np.isin(d.sport, dns_ports) | np.isin(d.dport, dns_ports)) & (plen >= 12)
-    rows = np.flatnonzero(dns)
-    # DNS traffic repeats itself (same question, same flags): parse each message shape once.
-    seen: dict[bytes, appfields.DnsSummary | None] = {}
-    for i, a, b, over_tcp in zip(
-        rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), tcp[rows].tolist(), strict=True
-    ):
-        msg = bytes(raw[a + 2 : b] if over_tcp else raw[a:b])  # DNS over TCP: length first
-        shape = msg[2:]
-        if shape not in seen:
-            seen[shape] = appfields.parse_dns(msg)
-        summary = seen[shape]
-        if summary is None:
-            continue
-        if summary.qname is not None:
-            out.dns[i] = summary.qname
-        out.info[i] = summary.info((msg[0] << 8) | msg[1])
+    on_dns_port = np.isin(d.sport, dns_ports) | np.isin(d.dport, dns_ports)
+    rows = np.flatnonzero((tcp | udp) & on_dns_port & (plen >= 12))
+    start = pay[rows] + np.where(tcp[rows], 2, 0)  # DNS over TCP: a two-byte length first
+    dns_fields(view, start, pend[rows] - start, rows, out.dns, out.summary)
+
     first = view.u8(pay)
-    # A ClientHello may follow other TLS records (ChangeCipherSpec...) in the same segment.
+    # A ClientHello may also follow other TLS records (ChangeCipherSpec...) in a segment.
     tls = tcp & (plen >= 6) & np.isin(first, (0x14, 0x15, 0x16)) & (view.u8(pay + 1) == 3)
     rows = np.flatnonzero(tls)
-    for i, a, b in zip(rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), strict=True):
+    rest = tls_fields(view, pay[rows], pend[rows], rows, out.sni, out.summary)
+    sni: dict[int, str] = {}
+    summary: dict[int, str] = {}
+    for i, a, b in zip(rest.tolist(), pay[rest].tolist(), pend[rest].tolist(), strict=True):
         hello = appfields.find_client_hello(bytes(raw[a:b]))
         if hello is None:
             continue
-        sni = appfields.parse_tls_sni(hello)
-        if sni is not None:
-            out.sni[i] = sni
-        out.info[i] = "Client Hello" + (f" (SNI={sni})" if sni else "")
+        name = appfields.parse_tls_sni(hello)
+        if name is not None:
+            sni[i] = name
+        summary[i] = "Client Hello" + (f" (SNI={name})" if name else "")
+
     methods = np.array([int.from_bytes(m, "big") for m in appfields.HTTP_METHODS])
     http = (tcp | (udp & ((d.sport == 1900) | (d.dport == 1900)))) & (plen >= 16)
     rows = np.flatnonzero(http & np.isin(view.u32(pay), methods))
+    host: dict[int, str] = {}
     for i, a, b in zip(rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), strict=True):
         req = appfields.parse_http_request(bytes(raw[a:b]))
         if req is not None:
             if req.host is not None:
-                out.host[i] = req.host
-            out.info[i] = req.request_line
+                host[i] = req.host
+            summary[i] = req.request_line
     rows = np.flatnonzero((et == ET_ARP) & (l3 >= 0))
     for i, a, b in zip(rows.tolist(), l3[rows].tolist(), end[rows].tolist(), strict=True):
-        out.info[i] = appfields.arp_info(bytes(raw[a:b]))
+        summary[i] = appfields.arp_info(bytes(raw[a:b]))
+    out.sni.add_dict(sni)
+    out.host.add_dict(host)
+    out.summary.add_dict(summary)
     return out
 
 
@@ -211,7 +208,8 @@ def _addresses(d: Decoded) -> tuple[pd.Categorical, pd.Categorical]:
     cats: list[str] = []
     v4 = np.flatnonzero(d.ip_version == 4)
     if len(v4):
-        uniq, inv = np.unique(np.concatenate([d.src4[v4], d.dst4[v4]]), return_inverse=True)
+        # factorize hashes (O(n)); np.unique would sort
+        inv, uniq = pd.factorize(np.concatenate([d.src4[v4], d.dst4[v4]]))
         cats.extend(_ipv4_text(int(u)) for u in uniq.tolist())
         src[v4], dst[v4] = inv[: len(v4)], inv[len(v4) :]
     if len(d.rows6):
@@ -235,14 +233,8 @@ def _categorical(codes: I64, cats: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(remap[codes], categories=pd.Index(list(index), dtype=object))
 
 
-def _from_dict(n: int, values: dict[int, str]) -> pd.Categorical:
-    codes = np.full(n, -1, dtype=np.int64)
-    cats: list[str] = []
-    if values:
-        index: dict[str, int] = {}
-        for i, text in values.items():
-            codes[i] = index.setdefault(text, len(index))
-        cats = list(index)
+def _text(n: int, groups: TextGroups) -> pd.Categorical:
+    codes, cats = groups.codes(n)
     return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object))
 
 
@@ -250,7 +242,7 @@ def _proto(d: Decoded, et: I64) -> pd.Categorical:
     ip = d.ip_version > 0
     key = np.where(ip, d.tp, np.where(et != NO_L3, 1000 + (et & 0xFFFF), -1))
     key = np.where((et == -2) & ~ip, 999, key)  # LLC
-    uniq, inv = np.unique(key, return_inverse=True)
+    inv, uniq = pd.factorize(key)
     cats = []
     for k in uniq.tolist():
         if k == 999:
@@ -278,10 +270,10 @@ def _assemble(
         "src": src,
         "dst": dst,
         "proto": _proto(d, et),
-        "dns_qname": _from_dict(n, app.dns),
-        "tls_sni": _from_dict(n, app.sni),
-        "http_host": _from_dict(n, app.host),
-        "summary": _from_dict(n, app.info),
+        "dns_qname": _text(n, app.dns),
+        "tls_sni": _text(n, app.sni),
+        "http_host": _text(n, app.host),
+        "summary": _text(n, app.summary),
     }
     optional = {
         "ip_version": ip_version,

@@ -133,11 +133,11 @@ class RollingFrame:
                 assert isinstance(cat, pd.Categorical)
                 codes = np.asarray(cat.codes, dtype=np.int64)
                 # Intern only the categories in use (a sliced frame keeps all of its parent's).
-                used, inverse = np.unique(codes, return_inverse=True)
-                mapping = np.append(self._pool.codes_for(cat.categories[used[used >= 0]]), -1)
-                if len(used) and used[0] < 0:
-                    mapping = np.roll(mapping, 1)  # code -1 sorts first
-                out[name] = (mapping[inverse].astype(np.int32), None)
+                inverse, used = pd.factorize(codes)  # -1 (missing) is its own value here
+                mapping = np.full(len(used), -1, dtype=np.int32)
+                present = used >= 0
+                mapping[present] = self._pool.codes_for(cat.categories[used[present]])
+                out[name] = (mapping[inverse], None)
             elif kind is Kind.TIME:
                 out[name] = (series.array.asi8 if hasattr(series.array, "asi8") else
                              series.to_numpy().view(np.int64), None)  # fmt: skip
@@ -218,8 +218,10 @@ class RollingFrame:
 
 
 def _categorical(codes: npt.NDArray[Any], strings: list[str]) -> pd.Categorical:
-    used, inverse = np.unique(codes, return_inverse=True)
-    cats = [strings[k] for k in used.tolist() if k >= 0]
-    offset = 1 if len(used) and used[0] < 0 else 0
-    new_codes = inverse.astype(np.int64) - offset  # -1 stays -1 when present
-    return pd.Categorical.from_codes(new_codes, categories=pd.Index(cats, dtype=object))
+    # pool code -1 means missing: factorize sees it as a value, mapped back to -1 here
+    inverse, used = pd.factorize(codes)
+    keep = used >= 0
+    remap = np.full(len(used) + 1, -1, dtype=np.int64)
+    remap[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
+    cats = [strings[k] for k in used[keep].tolist()]
+    return pd.Categorical.from_codes(remap[inverse], categories=pd.Index(cats, dtype=object))

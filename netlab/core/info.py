@@ -43,7 +43,7 @@ def _text_codes(df: pd.DataFrame, name: str) -> tuple[I64, list[str]]:
 
 def _small_table(keys: I64, render: object) -> pa.Array:
     """Format each distinct key once and spread the texts back over the rows."""
-    uniq, inv = np.unique(keys, return_inverse=True)
+    inv, uniq = pd.factorize(keys)
     table = pa.array([render(int(k)) for k in uniq.tolist()])  # type: ignore[operator]
     return pc.take(table, pa.array(inv))
 

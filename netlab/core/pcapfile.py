@@ -10,6 +10,7 @@ import mmap
 import struct
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -132,35 +133,36 @@ def walk_pcap(
     hlen = header.record_header_len
     end = len(data)
     max_cap = max(MAX_CAPLEN, min(header.snaplen, 1 << 24))
-    read_caplen = struct.Struct(header.byte_order + "I").unpack_from
+    read_u32 = struct.Struct(header.byte_order + "I").unpack_from
     offsets: list[int] = []
     append = offsets.append
     pos = start
-    remaining = limit if limit is not None else -1
+    last = end - hlen  # the last offset where a whole record header fits
     problems: list[str] = []
     partial = False
-    while pos + hlen <= end and remaining != 0:
-        (cap,) = read_caplen(data, pos + 8)
-        if cap > max_cap:
-            (wire,) = read_caplen(data, pos + 12)
-            # Some writers swap the two lengths; libpcap and Wireshark swap them back.
-            if wire < cap:
-                cap = wire
-        if cap > max_cap:
-            problems.append(
-                f"frame {first_number + len(offsets)} at byte {pos} claims {cap} captured "
-                f"bytes (more than {max_cap}): the rest of the file is corrupt and was skipped"
-            )
-            pos = end
+    # A bounded for-loop is the cheapest Python loop; this is the only per-record one.
+    for _ in repeat(None, limit if limit is not None else end):
+        if pos > last:
+            partial = pos < end  # a record header cut short
             break
-        if pos + hlen + cap > end:
+        (cap,) = read_u32(data, pos + 8)
+        if cap > max_cap:
+            (wire,) = read_u32(data, pos + 12)
+            if wire < cap:  # some writers swap the lengths; libpcap and Wireshark swap back
+                cap = wire
+            if cap > max_cap:
+                problems.append(
+                    f"frame {first_number + len(offsets)} at byte {pos} claims {cap} captured "
+                    f"bytes (more than {max_cap}): the rest of the file is corrupt and was skipped"
+                )
+                pos = end
+                break
+        nxt = pos + hlen + cap
+        if nxt > end:
             partial = True
             break
         append(pos)
-        pos += hlen + cap
-        remaining -= 1
-    if pos < end and not partial and remaining != 0 and not problems:
-        partial = True  # a record header cut short
+        pos = nxt
     buf = np.frombuffer(data, dtype=np.uint8)
     hdr = np.asarray(offsets, dtype=np.int64)
     sec = _gather_u32(buf, hdr, header.byte_order)
