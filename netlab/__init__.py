@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from .capture import Capture, CaptureStats, Subscription
 from .config import Settings
+from .core.anomaly import (
+    Alert,
+    FunctionDetector,
+    NewTalkerDetector,
+    PortScanDetector,
+    RateDetector,
+    SynFloodDetector,
+    detect,
+    make_alert,
+)
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
+from .core.summary import conversations, protocol_mix, top_talkers
 from .errors import (
     CaptureError,
     CaptureFileError,
@@ -16,12 +28,39 @@ from .errors import (
     NetlabWarning,
     SettingsError,
 )
+from .sources.base import Chunk, Source
+from .sources.libpcap import Interface
+from .sources.live import LiveSource
 from .sources.pcapreader import iter_pcap, read_pcap
+from .sources.replay import FileSource
+from .system import capture_permission, interfaces, validate_bpf
 
 __version__ = "0.1.0"
 
 __all__ = [
     "COLUMNS",
+    "Alert",
+    "FunctionDetector",
+    "NewTalkerDetector",
+    "PortScanDetector",
+    "RateDetector",
+    "SynFloodDetector",
+    "conversations",
+    "detect",
+    "make_alert",
+    "protocol_mix",
+    "top_talkers",
+    "Capture",
+    "CaptureStats",
+    "Chunk",
+    "FileSource",
+    "Interface",
+    "LiveSource",
+    "Source",
+    "Subscription",
+    "capture_permission",
+    "interfaces",
+    "validate_bpf",
     "CaptureError",
     "CaptureFileError",
     "CapturePermissionError",

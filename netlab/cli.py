@@ -23,6 +23,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import report, run_checks
+
+    checks = run_checks()
+    print(report(checks))
+    return 0 if all(c.ok or not c.essential for c in checks) else 1
+
+
+def _cmd_interfaces(args: argparse.Namespace) -> int:
+    from .system import interfaces
+
+    for i in interfaces():
+        flags = ",".join(f for f, on in (("up", i.up), ("loopback", i.loopback)) if on)
+        addresses = " ".join(i.addresses)
+        print(f"{i.name:20} {flags:12} {addresses}  {i.description}".rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -32,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="summarise the bundled demo capture (or FILE)")
     demo.add_argument("file", nargs="?", help="a pcap/pcapng file instead of the demo capture")
     demo.set_defaults(run=_cmd_demo)
+    doctor = sub.add_parser("doctor", help="check libpcap, tools, capture rights, settings")
+    doctor.set_defaults(run=_cmd_doctor)
+    ifaces = sub.add_parser("interfaces", help="list the interfaces netlab can capture on")
+    ifaces.set_defaults(run=_cmd_interfaces)
     return parser
 
 
@@ -46,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `netlab interfaces | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

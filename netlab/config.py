@@ -47,6 +47,32 @@ class Settings(BaseSettings):
     anomaly_threshold: float = Field(4.0, gt=0, description="z-score above which a spike alerts")
     anomaly_min_samples: int = Field(10, ge=2, description="Seconds of history before any alert")
     anomaly_cooldown: float = Field(10.0, ge=0, description="Seconds between alerts of a detector")
+    anomaly_direction: Literal["up", "down", "both"] = Field(
+        "up", description="Rate alerts on spikes (up), drops towards silence (down) or both"
+    )
+    anomaly_metric: Literal["packets", "bytes"] = Field(
+        "packets", description="What the rate detector counts per second"
+    )
+    detectors: str = Field(
+        "rate,portscan,synflood",
+        description="Detectors a capture runs (comma-separated: rate, portscan, synflood, "
+        "newtalker); empty: none",
+    )
+    portscan_window: float = Field(10.0, gt=0, description="Seconds a port scan is looked for in")
+    portscan_ports: int = Field(
+        100, ge=2, description="Distinct ports one source must probe to count as a scan"
+    )
+    synflood_window: float = Field(10.0, gt=0, description="Seconds half-open connections count")
+    synflood_half_open: int = Field(
+        200, ge=1, description="Half-open connections to one service that make a SYN flood"
+    )
+    newtalker_memory: float = Field(
+        3600.0, gt=0, description="Seconds an address is remembered by the new-talker detector"
+    )
+    newtalker_learning: float = Field(
+        300.0, ge=0, description="Seconds of learning before the new-talker detector alerts"
+    )
+    alert_history: int = Field(1000, gt=0, description="Alerts a capture keeps")
 
     # explain
     ai_mode: Literal["auto", "openai", "offline"] = Field(
@@ -76,6 +102,15 @@ class Settings(BaseSettings):
     # dashboard
     refresh_hz: float = Field(2.0, gt=0, le=30, description="Widget refreshes per second")
 
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = sorted(set(names) - {"rate", "portscan", "synflood", "newtalker"})
+        if unknown:
+            raise ValueError(f"unknown detector(s) {', '.join(unknown)}")
+        return ",".join(names)
+
     @field_validator("bpf", "source")
     @classmethod
     def _strip(cls, value: str) -> str:
@@ -85,7 +120,7 @@ class Settings(BaseSettings):
     def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
         """Read the environment and `env_file`; raise SettingsError naming each bad variable."""
         try:
-            return cls(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+            return cls(_env_file=env_file, **overrides)
         except ValidationError as exc:
             raise SettingsError(_explain(exc)) from None
 

@@ -2,6 +2,8 @@
 """netlab benchmarks, each against the reference tools in the same run.
 
   bench.py parse     read_pcap vs tshark -T fields -> pandas vs scapy rdpcap (200k packets)
+  bench.py capture   live capture on loopback vs tcpdump at rising rates (root or CAP_NET_RAW)
+  bench.py soak      10 minutes at 20k packets/s into a 100k-row frame, printing RSS
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -22,11 +24,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import synth  # noqa: E402
 
-TSHARK_FIELDS = ["frame.time_epoch", "frame.len", "frame.cap_len", "ip.src", "ip.dst",
-                 "ipv6.src", "ipv6.dst", "ip.proto", "tcp.srcport", "tcp.dstport",
-                 "udp.srcport", "udp.dstport", "tcp.flags", "ip.ttl", "vlan.id",
-                 "dns.qry.name", "tls.handshake.extensions_server_name", "http.host",
-                 "_ws.col.Info"]  # fmt: skip
+TSHARK_FIELDS = [
+    "frame.time_epoch",
+    "frame.len",
+    "frame.cap_len",
+    "ip.src",
+    "ip.dst",
+    "ipv6.src",
+    "ipv6.dst",
+    "ip.proto",
+    "tcp.srcport",
+    "tcp.dstport",
+    "udp.srcport",
+    "udp.dstport",
+    "tcp.flags",
+    "ip.ttl",
+    "vlan.id",
+    "dns.qry.name",
+    "tls.handshake.extensions_server_name",
+    "http.host",
+    "_ws.col.Info",
+]
 
 
 def _timed(fn, runs: int) -> tuple[float, object]:
@@ -47,8 +65,20 @@ def _netlab(path: Path):
 def _tshark(path: Path):
     import pandas as pd
 
-    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "header=y", "-E", "separator=/t",
-           "-o", "tcp.desegment_tcp_streams:FALSE"]  # fmt: skip
+    cmd = [
+        "tshark",
+        "-n",
+        "-r",
+        str(path),
+        "-T",
+        "fields",
+        "-E",
+        "header=y",
+        "-E",
+        "separator=/t",
+        "-o",
+        "tcp.desegment_tcp_streams:FALSE",
+    ]
     for field in TSHARK_FIELDS:
         cmd += ["-e", field]
     out = subprocess.run(
@@ -70,14 +100,21 @@ def _scapy(path: Path, limit: int | None):
         ip = pkt.getlayer(IP) or pkt.getlayer(IPv6)
         l4 = pkt.getlayer(TCP) or pkt.getlayer(UDP)
         q = pkt.getlayer(DNSQR)
-        rows.append((
-            float(pkt.time), len(pkt), ip.src if ip else None, ip.dst if ip else None,
-            (ip.proto if ip.version == 4 else ip.nh) if ip else None,
-            (ip.ttl if ip.version == 4 else ip.hlim) if ip else None,
-            l4.sport if l4 else None, l4.dport if l4 else None,
-            int(pkt[TCP].flags) if pkt.haslayer(TCP) else None,
-            q.qname.decode(errors="replace") if q else None, pkt.summary(),
-        ))  # fmt: skip
+        rows.append(
+            (
+                float(pkt.time),
+                len(pkt),
+                ip.src if ip else None,
+                ip.dst if ip else None,
+                (ip.proto if ip.version == 4 else ip.nh) if ip else None,
+                (ip.ttl if ip.version == 4 else ip.hlim) if ip else None,
+                l4.sport if l4 else None,
+                l4.dport if l4 else None,
+                int(pkt[TCP].flags) if pkt.haslayer(TCP) else None,
+                q.qname.decode(errors="replace") if q else None,
+                pkt.summary(),
+            )
+        )
     cols = [
         "ts",
         "length",
@@ -124,6 +161,158 @@ def cmd_parse(args: argparse.Namespace) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _sender() -> list[str]:
+    """The bounded C sender, compiled once into a temporary folder (or None without gcc)."""
+    src = Path(__file__).with_name("udp_sender.c")
+    exe = Path(tempfile.gettempdir()) / "netlab-udp-sender"
+    if not exe.exists() or exe.stat().st_mtime < src.stat().st_mtime:
+        if not shutil.which("gcc"):
+            sys.exit("bench capture needs gcc to build scripts/udp_sender.c")
+        subprocess.run(["gcc", "-O2", "-o", str(exe), str(src)], check=True)
+    return [str(exe)]
+
+
+def _send(port: int, count: int, rate: int, size: int = 64) -> tuple[int, float]:
+    out = subprocess.run(
+        [*_sender(), str(port), str(count), str(rate), str(size), "30"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    sent, achieved = out.stdout.split()
+    return int(sent), float(achieved)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _netlab_capture(port: int, count: int, rate: int) -> dict[str, float]:
+    import resource
+
+    import netlab
+
+    cap = netlab.Capture("lo", bpf=f"udp and dst port {port}", max_rows=max(count, 1000))
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    with cap:
+        sent, achieved = _send(port, count, rate)
+        deadline = time.monotonic() + 10
+        last = -1
+        while time.monotonic() < deadline:  # drain: stop once nothing new arrives for 0.5 s
+            time.sleep(0.5)
+            s = cap.stats
+            if s.received + s.dropped_kernel >= sent or s.received == last:
+                break
+            last = s.received
+        stats = cap.stats
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return {
+        "sent": sent,
+        "rate": achieved,
+        "captured": stats.decoded,
+        "reported": stats.dropped_kernel + stats.dropped_netlab,
+        "cpu_us": cpu / max(stats.decoded, 1) * 1e6,
+    }
+
+
+def _tcpdump_capture(port: int, count: int, rate: int) -> dict[str, float]:
+    import re
+
+    proc = subprocess.Popen(
+        ["tcpdump", "-i", "lo", "-n", "-w", "/dev/null", "-B", "32768", f"udp and dst port {port}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)  # tcpdump prints "listening" only when it gets a terminal
+    sent, achieved = _send(port, count, rate)
+    time.sleep(1.0)
+    proc.terminate()
+    err = proc.communicate(timeout=10)[1]
+    captured = int(re.search(r"(\d+) packets? captured", err).group(1))  # type: ignore[union-attr]
+    dropped = int(re.search(r"(\d+) packets? dropped by kernel", err).group(1))  # type: ignore[union-attr]
+    return {
+        "sent": sent,
+        "rate": achieved,
+        "captured": captured,
+        "reported": dropped,
+        "cpu_us": float("nan"),
+    }
+
+
+def cmd_capture(args: argparse.Namespace) -> None:
+    import netlab
+
+    ok, why = netlab.capture_permission()
+    if not ok:
+        sys.exit(why)
+    rates = [int(r) for r in args.rates.split(",")]
+    print(
+        f"{args.packets:,} UDP datagrams of 64 bytes per run to 127.0.0.1, BPF on the port; "
+        "rate 0 = as fast as the sender goes\n"
+    )
+    print(
+        "| rate target | tool | sent | sender pps | captured | reported drops | "
+        "captured+drops = sent | kept % | vs tcpdump | CPU µs/pkt |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for rate in rates:
+        ours = _netlab_capture(_free_port(), args.packets, rate)
+        ref = (
+            _tcpdump_capture(_free_port(), args.packets, rate) if shutil.which("tcpdump") else None
+        )
+        for tool, r in (("netlab", ours), ("tcpdump", ref)):
+            if r is None:
+                continue
+            kept = r["captured"] / r["sent"] if r["sent"] else 0
+            ratio = ""
+            if tool == "netlab" and ref and ref["captured"]:
+                ratio = f"{(r['captured'] / r['sent']) / (ref['captured'] / ref['sent']):.3f}"
+            balanced = "yes" if r["captured"] + r["reported"] == r["sent"] else "NO"
+            print(
+                f"| {rate or 'max'} | {tool} | {r['sent']:,} | {r['rate']:,.0f} | "
+                f"{r['captured']:,} | {r['reported']:,} | {balanced} | {kept:.2%} | {ratio} | "
+                f"{r['cpu_us']:.2f} |"
+            )
+
+
+def cmd_soak(args: argparse.Namespace) -> None:
+    import netlab
+
+    port = _free_port()
+    cap = netlab.Capture("lo", bpf=f"udp and dst port {port}", max_rows=100_000)
+    total = int(args.rate * args.seconds)
+    print(f"soak: {total:,} packets at {args.rate:,}/s into a 100,000-row frame\n")
+    print("| elapsed s | rows | decoded | drops | RSS MB |")
+    print("|---|---|---|---|---|")
+    with cap:
+        sender = subprocess.Popen(
+            [*_sender(), str(port), str(total), str(args.rate), "64", str(args.seconds + 5)],
+            stdout=subprocess.PIPE,
+        )
+        start = time.monotonic()
+        while sender.poll() is None:
+            time.sleep(args.every)
+            s = cap.stats
+            print(
+                f"| {time.monotonic() - start:.0f} | {len(cap.frame):,} | {s.decoded:,} | "
+                f"{s.dropped_kernel + s.dropped_netlab:,} | {_rss_mb():.0f} |",
+                flush=True,
+            )
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -139,6 +328,15 @@ def main() -> None:
         help="time scapy on only the first N packets (0: all; it takes ~70 s)",
     )
     parse.set_defaults(run=cmd_parse)
+    capture = sub.add_parser("capture", help="live capture vs tcpdump at rising rates")
+    capture.add_argument("--rates", default="10000,50000,100000,200000,0")
+    capture.add_argument("--packets", type=int, default=200_000)
+    capture.set_defaults(run=cmd_capture)
+    soak = sub.add_parser("soak", help="memory stays flat over a long capture")
+    soak.add_argument("--rate", type=int, default=20_000)
+    soak.add_argument("--seconds", type=int, default=600)
+    soak.add_argument("--every", type=float, default=30)
+    soak.set_defaults(run=cmd_soak)
     args = parser.parse_args()
     args.run(args)
 

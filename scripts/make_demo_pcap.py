@@ -22,8 +22,12 @@ def build(seed: int = 11) -> list[tuple[float, bytes]]:
     rnd = random.Random(seed)
     packets: list[tuple[float, bytes]] = []
     clients = [f"192.168.1.{i}" for i in range(10, 40)]
-    servers = {"93.184.216.34": "example.com", "140.82.112.3": "github.com",
-               "151.101.1.69": "pypi.org", "142.250.74.46": "www.google.com"}  # fmt: skip
+    servers = {
+        "93.184.216.34": "example.com",
+        "140.82.112.3": "github.com",
+        "151.101.1.69": "pypi.org",
+        "142.250.74.46": "www.google.com",
+    }
     t = 0.0
     while t < 120.0:
         t += rnd.expovariate(100.0)  # ~100 packets/s of background

@@ -46,3 +46,35 @@ def mixed_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("synth") / "mixed.pcap"
     synth.write_pcap(path, synth.mixed_frames(5_000))
     return path
+
+
+def _can_capture() -> tuple[bool, str]:
+    try:
+        import netlab
+
+        return netlab.capture_permission("lo")
+    except Exception as exc:  # noqa: BLE001 - any failure means: cannot capture here
+        return False, f"libpcap unavailable: {exc}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `privileged` tests, saying why, when this process cannot capture live."""
+    if not any("privileged" in item.keywords for item in items):
+        return
+    ok, reason = _can_capture()
+    if ok:
+        return
+    marker = pytest.mark.skip(reason=f"needs live capture rights: {reason}")
+    for item in items:
+        if "privileged" in item.keywords:
+            item.add_marker(marker)
+
+
+@pytest.fixture
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

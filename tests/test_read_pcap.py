@@ -30,8 +30,11 @@ def _frames():
 def test_pcap_variants_read_the_same(tmp_path, byte_order, nanosecond, modified):
     path = tmp_path / "v.cap"
     times = [T0, T0 + 0.5, T0 + 1.000001]
-    path.write_bytes(synth.pcap_bytes(_frames(), times=times, byte_order=byte_order,
-                                      nanosecond=nanosecond, modified=modified))  # fmt: skip
+    path.write_bytes(
+        synth.pcap_bytes(
+            _frames(), times=times, byte_order=byte_order, nanosecond=nanosecond, modified=modified
+        )
+    )
     df = netlab.read_pcap(path)
     assert df["src"].astype(str).tolist() == ["10.0.0.1", "10.0.0.2", "::1"]
     assert df["sport"].tolist() == [1234, 53, 5]

@@ -15,9 +15,22 @@ import netlab.core.schema
 
 CORPUS = Path(__file__).parent / "data" / "corpus"
 FIELDS = (
-    "ts", "length", "caplen", "ip_version", "src", "dst", "proto", "sport", "dport",
-    "tcp_flags", "ttl", "vlan", "dns_qname", "tls_sni", "http_host",
-)  # fmt: skip
+    "ts",
+    "length",
+    "caplen",
+    "ip_version",
+    "src",
+    "dst",
+    "proto",
+    "sport",
+    "dport",
+    "tcp_flags",
+    "ttl",
+    "vlan",
+    "dns_qname",
+    "tls_sni",
+    "http_host",
+)
 # tshark prints nonsense times for sub-second fields out of range (see corpus README); these
 # files are compared on the raw record-header values instead, which read_pcap keeps.
 RAW_TIME_FILES = {

@@ -25,9 +25,24 @@ HTTP_METHODS = (
     b"NOTI",
     b"SUBS",
 )
-_QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA",
-           33: "SRV", 35: "NAPTR", 43: "DS", 46: "RRSIG", 48: "DNSKEY", 64: "SVCB", 65: "HTTPS",
-           255: "ANY"}  # fmt: skip
+_QTYPES = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    35: "NAPTR",
+    43: "DS",
+    46: "RRSIG",
+    48: "DNSKEY",
+    64: "SVCB",
+    65: "HTTPS",
+    255: "ANY",
+}
 
 
 _PLAIN = re.compile(rb"[^\x21-\x7e]|\\")

@@ -41,8 +41,10 @@ class TextGroups:
 
     def add_dict(self, items: dict[int, str]) -> None:
         if items:
-            self.add(np.fromiter(items.keys(), dtype=np.int64, count=len(items)),
-                     pa.array(list(items.values()), type=pa.string()))  # fmt: skip
+            self.add(
+                np.fromiter(items.keys(), dtype=np.int64, count=len(items)),
+                pa.array(list(items.values()), type=pa.string()),
+            )
 
     def codes(self, n: int) -> tuple[I64, list[str]]:
         """Codes per row (-1 where absent) into a list of distinct texts."""
@@ -64,8 +66,9 @@ def _windows(view: BytesView, start: I64, length: I64, width: int) -> npt.NDArra
     return block
 
 
-def dns_fields(view: BytesView, start: I64, length: I64, rows: I64,
-               qnames: TextGroups, summaries: TextGroups) -> None:  # fmt: skip
+def dns_fields(
+    view: BytesView, start: I64, length: I64, rows: I64, qnames: TextGroups, summaries: TextGroups
+) -> None:
     """DNS question names and summaries for the messages at `start` (`length` bytes each)."""
     if not len(rows):
         return
@@ -74,8 +77,9 @@ def dns_fields(view: BytesView, start: I64, length: I64, rows: I64,
     key[:, :-2] = win[:, 2:]  # the message without its id ...
     clipped = np.minimum(length, DNS_WINDOW)
     key[:, -2], key[:, -1] = clipped >> 8, clipped & 0xFF  # ... and how much of it is there
-    uniq, inverse = np.unique(np.ascontiguousarray(key).view(f"V{DNS_WINDOW}").ravel(),
-                              return_inverse=True)  # fmt: skip
+    uniq, inverse = np.unique(
+        np.ascontiguousarray(key).view(f"V{DNS_WINDOW}").ravel(), return_inverse=True
+    )
     parsed: list[appfields.DnsSummary | None] = []
     for u in uniq:
         raw = u.tobytes()
@@ -92,10 +96,16 @@ def dns_fields(view: BytesView, start: I64, length: I64, rows: I64,
     details = pa.array([p.detail if p else "" for p in parsed])
     names = pa.array([p.qname if p else None for p in parsed], type=pa.string())
     ids = view.u16(start[g])
-    summaries.add(rows[g], pc.binary_join_element_wise(
-        pc.take(kinds, pa.array(inv)), " 0x", pc.take(hex16(), pa.array(ids)),
-        pc.take(details, pa.array(inv)), "",
-    ))  # fmt: skip
+    summaries.add(
+        rows[g],
+        pc.binary_join_element_wise(
+            pc.take(kinds, pa.array(inv)),
+            " 0x",
+            pc.take(hex16(), pa.array(ids)),
+            pc.take(details, pa.array(inv)),
+            "",
+        ),
+    )
     qnames.add(rows[g], pc.take(names, pa.array(inv)))
     slow_q: dict[int, str] = {}
     slow_s: dict[int, str] = {}
@@ -112,8 +122,9 @@ def dns_fields(view: BytesView, start: I64, length: I64, rows: I64,
     summaries.add_dict(slow_s)
 
 
-def tls_fields(view: BytesView, start: I64, stop: I64, rows: I64,
-               snis: TextGroups, summaries: TextGroups) -> I64:  # fmt: skip
+def tls_fields(
+    view: BytesView, start: I64, stop: I64, rows: I64, snis: TextGroups, summaries: TextGroups
+) -> I64:
     """Server names of ClientHellos that start their segment; return the rows left undone."""
     first = view.u8(start)
     hello = (first == 0x16) & (view.u8(start + 5) == 0x01)
@@ -147,10 +158,12 @@ def tls_fields(view: BytesView, start: I64, stop: I64, rows: I64,
     h = np.flatnonzero(has)
     if len(h):
         win = _windows(view, name_at[h] + 5, nlen[h], SNI_WINDOW)
-        uniq, inverse = np.unique(np.ascontiguousarray(win).view(f"V{SNI_WINDOW}").ravel(),
-                                  return_inverse=True)  # fmt: skip
-        texts = pa.array([u.tobytes().rstrip(b"\0").decode("ascii", "backslashreplace")
-                          for u in uniq])  # fmt: skip
+        uniq, inverse = np.unique(
+            np.ascontiguousarray(win).view(f"V{SNI_WINDOW}").ravel(), return_inverse=True
+        )
+        texts = pa.array(
+            [u.tobytes().rstrip(b"\0").decode("ascii", "backslashreplace") for u in uniq]
+        )
         sni = pc.take(texts, pa.array(inverse))
         snis.add(rows[h], sni)
         summaries.add(rows[h], pc.binary_join_element_wise("Client Hello (SNI=", sni, ")", ""))

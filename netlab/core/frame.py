@@ -139,8 +139,12 @@ class RollingFrame:
                 mapping[present] = self._pool.codes_for(cat.categories[used[present]])
                 out[name] = (mapping[inverse], None)
             elif kind is Kind.TIME:
-                out[name] = (series.array.asi8 if hasattr(series.array, "asi8") else
-                             series.to_numpy().view(np.int64), None)  # fmt: skip
+                out[name] = (
+                    series.array.asi8
+                    if hasattr(series.array, "asi8")
+                    else series.to_numpy().view(np.int64),
+                    None,
+                )
             elif kind is Kind.OPT_INT:
                 mask = np.asarray(series.isna().to_numpy(), dtype=bool)
                 out[name] = (series.to_numpy(dtype=store.col.numpy_dtype, na_value=0), mask)

@@ -30,6 +30,12 @@ def _flag_texts() -> pa.Array:
     return pa.array(["[" + ", ".join(names.tcp_flag_names(f)) + "]" for f in range(4096)])
 
 
+def warm_up() -> None:
+    """Build the lookup tables now (~10 ms), not while the first packets wait."""
+    _numbers()
+    _flag_texts()
+
+
 def _ints(df: pd.DataFrame, name: str) -> I64:
     arr = df[name].array
     return np.asarray(arr.to_numpy(dtype="int64", na_value=-1), dtype=np.int64)
@@ -76,25 +82,47 @@ def render_info(df: pd.DataFrame) -> pd.Series:
         groups.append((rows, pc.take(pa.array(summary_cats), pa.array(summary_codes[rows]))))
     if tcp.any():
         rows = np.flatnonzero(tcp)
-        groups.append((rows, pc.binary_join_element_wise(
-            pc.take(numbers, pa.array(sport[rows])), " → ",
-            pc.take(numbers, pa.array(dport[rows])), " ",
-            pc.take(_flag_texts(), pa.array(flags[rows] & 0xFFF)), " Len=",
-            pc.take(numbers, pa.array(np.clip(paylen[rows], 0, 65535))), "",
-        )))  # fmt: skip
+        groups.append(
+            (
+                rows,
+                pc.binary_join_element_wise(
+                    pc.take(numbers, pa.array(sport[rows])),
+                    " → ",
+                    pc.take(numbers, pa.array(dport[rows])),
+                    " ",
+                    pc.take(_flag_texts(), pa.array(flags[rows] & 0xFFF)),
+                    " Len=",
+                    pc.take(numbers, pa.array(np.clip(paylen[rows], 0, 65535))),
+                    "",
+                ),
+            )
+        )
     if udp.any():
         rows = np.flatnonzero(udp)
-        groups.append((rows, pc.binary_join_element_wise(
-            pc.take(numbers, pa.array(sport[rows])), " → ",
-            pc.take(numbers, pa.array(dport[rows])), " Len=",
-            pc.take(numbers, pa.array(np.clip(paylen[rows], 0, 65535))), "",
-        )))  # fmt: skip
+        groups.append(
+            (
+                rows,
+                pc.binary_join_element_wise(
+                    pc.take(numbers, pa.array(sport[rows])),
+                    " → ",
+                    pc.take(numbers, pa.array(dport[rows])),
+                    " Len=",
+                    pc.take(numbers, pa.array(np.clip(paylen[rows], 0, 65535))),
+                    "",
+                ),
+            )
+        )
     if icmp.any():
         rows = np.flatnonzero(icmp)
         key = (version[rows] << 16) | (icmp_type[rows] << 8) | np.maximum(icmp_code[rows], 0)
-        groups.append((rows, _small_table(
-            key, lambda k: names.icmp_description(k >> 16, (k >> 8) & 0xFF, k & 0xFF)
-        )))  # fmt: skip
+        groups.append(
+            (
+                rows,
+                _small_table(
+                    key, lambda k: names.icmp_description(k >> 16, (k >> 8) & 0xFF, k & 0xFF)
+                ),
+            )
+        )
     if rest.any():
         rows = np.flatnonzero(rest)
         linktype = df["linktype"].to_numpy(dtype=np.int64)[rows]

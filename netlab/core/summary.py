@@ -29,11 +29,17 @@ def conversations(df: pd.DataFrame, n: int | None = None) -> pd.DataFrame:
     sport = ip["sport"].astype("Int64").fillna(-1)
     dport = ip["dport"].astype("Int64").fillna(-1)
     forward = (src < dst) | ((src == dst) & (sport <= dport))
-    table = pd.DataFrame({
-        "a": src.where(forward, dst), "port_a": sport.where(forward, dport),
-        "b": dst.where(forward, src), "port_b": dport.where(forward, sport),
-        "proto": ip["proto"].astype(str), "length": ip["length"], "ts": ip["ts"],
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "a": src.where(forward, dst),
+            "port_a": sport.where(forward, dport),
+            "b": dst.where(forward, src),
+            "port_b": dport.where(forward, sport),
+            "proto": ip["proto"].astype(str),
+            "length": ip["length"],
+            "ts": ip["ts"],
+        }
+    )
     grouped = table.groupby(["a", "port_a", "b", "port_b", "proto"], sort=False).agg(
         packets=("length", "size"), bytes=("length", "sum"), first=("ts", "min"), last=("ts", "max")
     )
@@ -73,8 +79,11 @@ def describe_capture(df: pd.DataFrame) -> str:
         "Busiest conversations:",
         conversations(df, 5).drop(columns=["first", "last"]).to_string(index=False),
     ]
-    for name, title in (("dns_qname", "DNS names"), ("tls_sni", "TLS server names"),
-                        ("http_host", "HTTP hosts")):  # fmt: skip
+    for name, title in (
+        ("dns_qname", "DNS names"),
+        ("tls_sni", "TLS server names"),
+        ("http_host", "HTTP hosts"),
+    ):
         counts = df[name].value_counts().head(5)
         if len(counts):
             lines += ["", f"Top {title}:", counts.to_string()]

@@ -99,16 +99,26 @@ def test_concurrent_append_and_snapshot(mixed_pcap):
 def test_string_pool_stays_bounded():
     import synth
 
-    frames = [synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17,
-                                     synth.udp(1000, 53, synth.dns_query(f"n{k}.example", k))))
-              for k in range(3000)]  # fmt: skip
+    frames = [
+        synth.ether(
+            synth.ipv4(
+                "10.0.0.1", "10.0.0.2", 17, synth.udp(1000, 53, synth.dns_query(f"n{k}.example", k))
+            )
+        )
+        for k in range(3000)
+    ]
     from netlab.core.decode import decode_records
     from netlab.core.pcapfile import Records
 
     buf = np.frombuffer(b"".join(frames), dtype=np.uint8)
     lens = np.array([len(f) for f in frames], dtype=np.int64)
-    rec = Records(np.concatenate([[0], np.cumsum(lens)[:-1]]), lens, lens,
-                  np.arange(3000, dtype=np.int64), np.ones(3000, dtype=np.int32))  # fmt: skip
+    rec = Records(
+        np.concatenate([[0], np.cumsum(lens)[:-1]]),
+        lens,
+        lens,
+        np.arange(3000, dtype=np.int64),
+        np.ones(3000, dtype=np.int32),
+    )
     batch = decode_records(buf, rec)
     frame = RollingFrame(max_rows=100)
     for _ in range(20):

@@ -1,0 +1,631 @@
+"""Capture: pulls frames from a source in background threads into a RollingFrame.
+
+Two daemon threads, each with one job: the reader takes chunks from the source into a bounded
+backlog (what overflows is counted as dropped by netlab); the decoder turns chunks into rows,
+appends them to the frame and puts each batch, without blocking, into every subscription's own
+bounded queue, so a slow subscriber loses only its own batches and never stalls the capture.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from .config import Settings
+from .core.anomaly import (
+    Alert,
+    Detector,
+    FunctionDetector,
+    NewTalkerDetector,
+    PortScanDetector,
+    RateDetector,
+    SynFloodDetector,
+    WindowFunction,
+    context_of,
+)
+from .core.decode import decode_records
+from .core.frame import RollingFrame
+from .core.pcapfile import Records
+from .errors import CaptureError, NetlabError
+from .sources.base import Chunk, Source
+from .sources.live import LiveSource
+from .sources.pcapreader import concat_frames
+from .sources.replay import FileSource
+
+Callback = Callable[[pd.DataFrame], object]
+
+
+@dataclass(frozen=True)
+class CaptureStats:
+    """Counters of a capture. decoded + dropped_netlab + dropped_kernel == arrived."""
+
+    source: str
+    filter: str
+    started: datetime | None
+    running: bool
+    received: int  # packets netlab read from the source
+    decoded: int  # rows added to the frame
+    dropped_kernel: int  # packets the kernel (or the remote server) could not keep
+    dropped_netlab: int  # packets read but dropped because the decoder's backlog was full
+    packets_per_second: float
+    bytes_per_second: float
+    subscriber_drops: int  # batches a slow subscriber did not get (rows are still in the frame)
+    problems: tuple[str, ...] = ()
+
+    @property
+    def arrived(self) -> int:
+        """Every packet accounted for: kept or dropped somewhere."""
+        return self.received + self.dropped_kernel
+
+
+class Subscription:
+    """New rows from a capture: through a callback (run in the subscription's own thread) or
+    by iterating. Each subscription has its own bounded queue: when it falls behind, its
+    oldest batches are dropped and counted in `dropped`; nobody else waits for it."""
+
+    def __init__(
+        self, capture: Capture, callback: Callback | None, maxsize: int, every: float = 0.0
+    ) -> None:
+        self._capture = capture
+        self.callback = callback
+        self.every = every  # with a callback: call at most this often, with the batches merged
+        self._queue: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=maxsize)
+        self.dropped = 0
+        self.errors: list[str] = []
+        self.closed = False
+        self._thread: threading.Thread | None = None
+        if callback is not None:
+            self._thread = threading.Thread(target=self._run, name="netlab-subscriber", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        assert self.callback is not None
+        last = 0.0
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if self.every:
+                time.sleep(max(0.0, last + self.every - time.monotonic()))
+                batch, ended = self._merge_waiting(batch)
+                last = time.monotonic()
+                if ended:
+                    self._queue.put(None)
+            try:
+                self.callback(batch)
+            except Exception as exc:  # noqa: BLE001 - a broken subscriber must not stop capture
+                self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"]
+
+    def _merge_waiting(self, first: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+        parts = [first]
+        ended = False
+        while True:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                ended = True
+                break
+            parts.append(nxt)
+        return (concat_frames(parts) if len(parts) > 1 else first), ended
+
+    def _deliver(self, batch: pd.DataFrame) -> None:
+        while not self.closed:
+            try:
+                self._queue.put_nowait(batch)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()  # drop the oldest; the newest matters most
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def get(self, timeout: float | None = None) -> pd.DataFrame | None:
+        """The next batch of rows, or None on timeout or once the subscription is closed."""
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        while not self.closed:
+            batch = self.get(timeout=0.2)
+            if batch is not None:
+                yield batch
+
+    def close(self) -> None:
+        """Stop receiving (a callback in progress finishes first); idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self._capture._unsubscribe(self)
+        while True:
+            try:
+                self._queue.put_nowait(None)
+                break
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
+class _RecentRows:
+    """The last few seconds of rows, kept by the detector thread for alert context."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds_ns = int(seconds * 1e9)
+        self.parts: deque[pd.DataFrame] = deque()
+
+    def add(self, batch: pd.DataFrame) -> None:
+        self.parts.append(batch)
+        newest = int(batch["ts"].array.asi8.max()) if len(batch) else 0
+        while (
+            len(self.parts) > 1
+            and int(self.parts[0]["ts"].array.asi8.max()) < newest - self.seconds_ns
+        ):
+            self.parts.popleft()
+
+    def between(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame()
+        rows = pd.concat(list(self.parts))
+        ts = rows["ts"]
+        return rows[(ts >= start) & (ts <= end)]
+
+
+_warm = threading.Event()
+
+
+def _warm_up() -> None:
+    """Run one frame through decode, frame, Info and the detectors once per process, before
+    real packets: the first call of each pandas/pyarrow path costs tens of milliseconds."""
+    if _warm.is_set():
+        return
+    frame = bytes(12) + b"\x08\x00" + bytes.fromhex("4500001c0000400040110000") + bytes(8)
+    frame += bytes.fromhex("0001000200080000")
+    lens = np.array([len(frame)], dtype=np.int64)
+    zero = np.zeros(1, dtype=np.int64)
+    rec = Records(zero, lens, lens, zero, np.ones(1, dtype=np.int32))
+    scratch = RollingFrame(2)
+    batch = decode_records(np.frombuffer(frame, dtype=np.uint8), rec)
+    scratch.append(batch)
+    both = concat_frames([scratch.snapshot(), batch])
+    for detector in (RateDetector(), PortScanDetector(), SynFloodDetector(), NewTalkerDetector()):
+        detector.update(both)
+    context_of(both)
+    _warm.set()
+
+
+def merge_chunks(chunks: list[Chunk]) -> Chunk:
+    """One chunk holding the frames of several (byte offsets rebased)."""
+    base = 0
+    offsets, caplens, wirelens, stamps, links = [], [], [], [], []
+    for c in chunks:
+        rec = c.records
+        assert rec is not None
+        offsets.append(rec.offset + base)
+        caplens.append(rec.caplen)
+        wirelens.append(rec.wirelen)
+        stamps.append(rec.ts_ns)
+        links.append(rec.linktype)
+        base += len(c.data)
+    records = Records(
+        np.concatenate(offsets),
+        np.concatenate(caplens),
+        np.concatenate(wirelens),
+        np.concatenate(stamps),
+        np.concatenate(links),
+    )
+    return Chunk(data=b"".join(c.data for c in chunks), records=records)
+
+
+def default_detectors(settings: Settings) -> list[Detector]:
+    """The detectors named in NETLAB_DETECTORS, configured from the settings."""
+    made: dict[str, Callable[[], Detector]] = {
+        "rate": lambda: RateDetector(
+            settings.anomaly_window,
+            settings.anomaly_threshold,
+            settings.anomaly_min_samples,
+            settings.anomaly_cooldown,
+            settings.anomaly_direction,
+            settings.anomaly_metric,
+        ),
+        "portscan": lambda: PortScanDetector(settings.portscan_window, settings.portscan_ports),
+        "synflood": lambda: SynFloodDetector(settings.synflood_window, settings.synflood_half_open),
+        "newtalker": lambda: NewTalkerDetector(
+            settings.newtalker_memory, settings.newtalker_learning
+        ),
+    }
+    return [made[name]() for name in settings.detectors.split(",") if name]
+
+
+def make_source(
+    source: str | os.PathLike[str] | Source,
+    bpf: str,
+    settings: Settings,
+    speed: float | None,
+    loop: bool,
+) -> Source:
+    """The source for what the user passed: a source, a file path, a ws:// URL or an interface."""
+    if not isinstance(source, str | os.PathLike):
+        return source
+    text = os.fspath(source)
+    if text.startswith(("ws://", "wss://")):
+        raise CaptureError("remote sources are not available yet in this version of netlab")
+    if os.path.exists(text) or text.endswith((".pcap", ".pcapng", ".cap")):
+        return FileSource(text, bpf, speed=speed, loop=loop)
+    return LiveSource(
+        text,
+        bpf,
+        snaplen=settings.snaplen,
+        buffer_mb=settings.buffer_mb,
+        timeout=settings.batch_interval,
+    )
+
+
+class Capture:
+    """Frames from an interface, a capture file or a source object, decoded into `frame`."""
+
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | Source,
+        *,
+        bpf: str | None = None,
+        max_rows: int | None = None,
+        max_age: float | None = None,
+        speed: float | None = 1.0,
+        loop: bool = False,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or Settings.load()
+        bpf = self.settings.bpf if bpf is None else bpf
+        if max_age is None:
+            max_age = self.settings.max_age or None
+        self.frame = RollingFrame(max_rows or self.settings.max_rows, max_age)
+        self._source = make_source(source, bpf, self.settings, speed, loop)
+        self._speed, self._loop = speed, loop
+        self._backlog: queue.Queue[Chunk | None] = queue.Queue(self.settings.backlog_batches)
+        self._subscribers: list[Subscription] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._finished = threading.Event()  # the source ran out and every row is decoded
+        self._threads: list[threading.Thread] = []
+        self._pending: Source | None = None
+        self._swapped = threading.Event()
+        self._started: datetime | None = None
+        self._received = self._decoded = self._dropped_netlab = 0
+        self._kernel_base = 0  # drops reported by sources replaced by restart()
+        self._received_at_swap = 0
+        self._subscriber_drops = 0
+        self._rate: deque[tuple[float, int, int]] = deque(maxlen=64)
+        self._bytes = 0
+        self._next_number = 1
+        self._errors: list[str] = []
+        self._closed = False
+        self.detectors: list[Detector] = default_detectors(self.settings)
+        self.alerts: deque[Alert] = deque(maxlen=self.settings.alert_history)
+        self._alert_callbacks: list[Callable[[Alert], object]] = []
+        self._recent = _RecentRows(seconds=5.0)
+        self._detector_sub: Subscription | None = None
+
+    # lifecycle -----------------------------------------------------------------------------
+    def start(self) -> Capture:
+        """Open the source and start the threads; return once capturing."""
+        if self._threads:
+            return self
+        if self._closed:
+            raise CaptureError("this capture is closed; create a new one")
+        self._source.open()
+        _warm_up()
+        # Capture threads share the GIL with pandas work (detectors, widgets, the user's
+        # cells); a 1 ms switch interval (Python's default is 5 ms) keeps replay timing and
+        # widget refreshes smooth. It is process-wide and only ever lowered here.
+        if sys.getswitchinterval() > 0.001:
+            sys.setswitchinterval(0.001)
+        self._started = datetime.now(UTC)
+        # Detectors run on their own subscription: never in the read or decode loop.
+        # Merged and at most 5 times a second: detectors are pandas work that holds the GIL.
+        self._detector_sub = self.subscribe(self._run_detectors, maxsize=256, every=0.2)
+        for name, target in (("read", self._read_loop), ("decode", self._decode_loop)):
+            thread = threading.Thread(target=target, name=f"netlab-capture-{name}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        if not self._ready.wait(10):
+            self.close()
+            raise CaptureError("the capture did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        """Stop capturing and release the source; the frame keeps its rows. Idempotent."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+        self._source.close()
+        if self._pending is not None:
+            self._pending.close()
+            self._pending = None
+
+    def close(self) -> None:
+        """Stop, and close every subscription. Idempotent."""
+        self.stop()
+        self._closed = True
+        for sub in list(self._subscribers):
+            sub.close()
+
+    def __enter__(self) -> Capture:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        """True while frames are being read (False once stopped or a file has ended)."""
+        return bool(self._threads) and self._threads[0].is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until a file source has been read to its end and decoded; True if it has."""
+        return self._finished.wait(timeout)
+
+    # threads -------------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        self._ready.set()
+        interval = self.settings.batch_interval
+        while not self._stop.is_set():
+            if self._pending is not None:
+                self._swap_source()
+            try:
+                chunk = self._source.read(interval)
+            except Exception as exc:  # noqa: BLE001 - report, wait, and keep the capture alive
+                detail = (
+                    str(exc) if isinstance(exc, NetlabError) else f"{type(exc).__name__}: {exc}"
+                )
+                self._error(f"reading {self._source.description}: {detail}")
+                time.sleep(interval)
+                continue
+            if chunk is not None and len(chunk):
+                with self._lock:
+                    self._received += len(chunk)
+                try:
+                    self._backlog.put_nowait(chunk)
+                except queue.Full:
+                    with self._lock:
+                        self._dropped_netlab += len(chunk)
+            elif self._source.exhausted:
+                self._backlog.put(None)
+                return
+
+    def _swap_source(self) -> None:
+        new, self._pending = self._pending, None
+        assert new is not None
+        old = self._source
+        with self._lock:
+            self._kernel_base += old.counters(self._received - self._received_at_swap).dropped
+            self._received_at_swap = self._received
+            self._source = new
+        old.close()
+        self._swapped.set()
+
+    def _decode_loop(self) -> None:
+        while True:
+            try:
+                chunk = self._backlog.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if chunk is None:
+                self._finished.set()
+                return
+            chunk, ended = self._coalesce(chunk)
+            try:
+                batch = self._decode(chunk)
+            except Exception as exc:  # noqa: BLE001 - a decoder bug must not end the capture
+                with self._lock:
+                    self._dropped_netlab += len(chunk)
+                self._error(f"decoding {len(chunk)} frames failed: {type(exc).__name__}: {exc}")
+                continue
+            self.frame.append(batch)
+            now = time.monotonic()
+            with self._lock:
+                self._decoded += len(batch)
+                self._bytes += int(batch["length"].sum())
+                self._rate.append((now, self._decoded, self._bytes))
+            batch.index = pd.RangeIndex(self.frame.version - len(batch) + 1, self.frame.version + 1)
+            self._offer(batch)
+            if ended:
+                self._finished.set()
+                return
+
+    def _coalesce(self, first: Chunk) -> tuple[Chunk, bool]:
+        """Merge the chunks already waiting behind `first`: one batch, one fixed cost."""
+        chunks = [first]
+        ended = False
+        while len(chunks) < 256:
+            try:
+                nxt = self._backlog.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is None:
+                ended = True
+                break
+            chunks.append(nxt)
+        if len(chunks) == 1:
+            return first, ended
+        if any(c.records is None for c in chunks):
+            frames = [c.frame for c in chunks if c.frame is not None]
+            if len(frames) == len(chunks):
+                return Chunk(frame=pd.concat(frames, ignore_index=True)), ended
+            for c in chunks[1:]:  # mixed kinds never happen with one source; keep them apart
+                self._backlog.put(c)
+            return first, ended
+        return merge_chunks(chunks), ended
+
+    def _decode(self, chunk: Chunk) -> pd.DataFrame:
+        if chunk.frame is not None:
+            batch = chunk.frame
+        else:
+            assert chunk.records is not None
+            buf = np.frombuffer(chunk.data, dtype=np.uint8)
+            batch = decode_records(buf, chunk.records, self._next_number)
+        self._next_number += len(batch)
+        return batch
+
+    def _offer(self, batch: pd.DataFrame) -> None:
+        for sub in list(self._subscribers):
+            sub._deliver(batch)  # never blocks: a full queue drops its own oldest batch
+
+    def _run_detectors(self, batch: pd.DataFrame) -> None:
+        self._recent.add(batch)
+        for detector in list(self.detectors):
+            try:
+                found = detector.update(batch)
+            except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the rest
+                self._error(f"detector {detector.name}: {type(exc).__name__}: {exc}")
+                continue
+            for alert in found:
+                self._raise_alert(alert)
+
+    def _raise_alert(self, alert: Alert) -> None:
+        if not alert.context.get("packets"):
+            rows = self._recent.between(alert.window_start, alert.window_end)
+            alert = replace(alert, context={**context_of(rows), **alert.context})
+        self.alerts.append(alert)
+        for callback in list(self._alert_callbacks):
+            try:
+                callback(alert)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop detection
+                self._error(f"alert callback: {type(exc).__name__}: {exc}")
+
+    def on_alert(self, callback: Callable[[Alert], object]) -> Callable[[], None]:
+        """Call `callback(alert)` for every new alert; returns a function that unregisters it."""
+        self._alert_callbacks.append(callback)
+        return lambda: self._alert_callbacks.remove(callback)
+
+    def add_detector(
+        self,
+        detector: Detector | WindowFunction,
+        *,
+        window: float = 10.0,
+        every: float = 1.0,
+        name: str | None = None,
+    ) -> Detector:
+        """Watch the capture with a detector object, or a function of the recent rows
+        (`fn(window_df) -> Alert | list[Alert] | None`, called about once a second)."""
+        made: Detector
+        if isinstance(detector, Detector):
+            made = detector
+        else:
+            made = FunctionDetector(detector, window=window, every=every, name=name)
+        self.detectors.append(made)
+        return made
+
+    def _error(self, message: str) -> None:
+        with self._lock:
+            self._errors = [*self._errors[-19:], message]
+
+    # public API ----------------------------------------------------------------------------
+    def subscribe(
+        self, callback: Callback | None = None, *, maxsize: int = 64, every: float = 0.0
+    ) -> Subscription:
+        """New rows as they are decoded, as DataFrames indexed by row version: `callback(batch)`
+        runs in a thread of the subscription's own (with `every`, at most that often, with the
+        batches that arrived meanwhile merged), or iterate over the returned subscription."""
+        sub = Subscription(self, callback, maxsize, every)
+        with self._lock:
+            self._subscribers.append(sub)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subscribers:
+                self._subscribers.remove(sub)
+                self._subscriber_drops += sub.dropped  # keep counting what it lost
+
+    @property
+    def source(self) -> Source:
+        """The source being read."""
+        return self._source
+
+    @property
+    def stats(self) -> CaptureStats:
+        """Counters right now."""
+        with self._lock:
+            received = self._received
+            counters = self._source.counters(received - self._received_at_swap)
+            rate = list(self._rate)
+            pps = bps = 0.0
+            if len(rate) >= 2 and time.monotonic() - rate[-1][0] < 2.0:
+                window = [r for r in rate if r[0] >= rate[-1][0] - 2.0]
+                t0, n0, b0 = window[0]
+                t1, n1, b1 = window[-1]
+                if t1 > t0:
+                    pps, bps = (n1 - n0) / (t1 - t0), (b1 - b0) / (t1 - t0)
+            problems = tuple(self._errors) + tuple(getattr(self._source, "problems", ()))
+            return CaptureStats(
+                source=self._source.description,
+                filter=self._source.bpf,
+                started=self._started,
+                running=self.running,
+                received=received,
+                decoded=self._decoded,
+                dropped_kernel=self._kernel_base + counters.dropped,
+                dropped_netlab=self._dropped_netlab,
+                packets_per_second=pps,
+                bytes_per_second=bps,
+                subscriber_drops=self._subscriber_drops + sum(s.dropped for s in self._subscribers),
+                problems=problems,
+            )
+
+    def restart(self, *, interface: str | None = None, bpf: str | None = None) -> None:
+        """Switch interface and/or filter, keeping every captured row.
+
+        The new source is opened (and its filter compiled) first; if that fails the error is
+        raised and the running capture continues untouched.
+        """
+        current = self._source
+        if interface is None and bpf is None:
+            return
+        new_bpf = current.bpf if bpf is None else bpf
+        if interface is None and isinstance(current, FileSource):
+            current.set_bpf(new_bpf)  # validates first; the old filter stays on error
+            return
+        if interface is None:
+            if not isinstance(current, LiveSource):
+                raise CaptureError(f"{current.description} cannot change its filter")
+            interface = current.interface
+        new = make_source(interface, new_bpf, self.settings, self._speed, self._loop)
+        new.open()
+        if not self._threads:
+            self._source.close()
+            self._source = new
+            return
+        self._swapped.clear()
+        self._pending = new
+        if not self._swapped.wait(10):
+            raise CaptureError("the capture did not switch source within 10 s")
+
+    def __repr__(self) -> str:
+        s = self.stats
+        state = "running" if s.running else "stopped"
+        return (
+            f"<netlab.Capture {s.source} filter={s.filter!r} {state} rows={len(self.frame)} "
+            f"decoded={s.decoded} dropped={s.dropped_kernel + s.dropped_netlab}>"
+        )

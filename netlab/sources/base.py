@@ -1,0 +1,55 @@
+"""The seam between a Capture and where its frames come from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import pandas as pd
+
+from ..core.pcapfile import Records
+
+
+@dataclass
+class Chunk:
+    """Frames read from a source: raw bytes with their records, or rows decoded elsewhere."""
+
+    data: bytes = b""
+    records: Records | None = None
+    frame: pd.DataFrame | None = None  # a remote source hands over decoded rows
+
+    def __len__(self) -> int:
+        if self.frame is not None:
+            return len(self.frame)
+        return len(self.records) if self.records is not None else 0
+
+
+@dataclass(frozen=True)
+class SourceCounters:
+    """What the source itself knows about packets that never reached netlab."""
+
+    arrived: int | None  # packets that passed the filter in the kernel, if known
+    dropped: int  # packets the kernel (or remote server) dropped
+
+
+class Source(Protocol):
+    """Where a Capture reads frames from. Opened and read by the capture's reader thread."""
+
+    description: str  # for stats and status lines, e.g. "live eth0" or "file demo.pcap"
+    bpf: str
+
+    def open(self) -> None:
+        """Acquire the resources; raise NetlabError subclasses with what to do."""
+
+    def read(self, timeout: float) -> Chunk | None:
+        """The next frames, waiting at most `timeout` seconds; None when nothing came."""
+
+    def counters(self, received: int) -> SourceCounters:
+        """Drop counters, given how many packets netlab has read so far."""
+
+    @property
+    def exhausted(self) -> bool:
+        """True when no frame will ever come again (a file replayed to its end)."""
+
+    def close(self) -> None:
+        """Release everything; idempotent."""

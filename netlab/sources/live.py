@@ -1,0 +1,139 @@
+"""Live capture from an interface through libpcap."""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import time
+
+from ..core.pcapfile import PcapHeader, walk_pcap
+from ..errors import CaptureError, CapturePermissionError, InterfaceError
+from . import libpcap
+from .base import Chunk, SourceCounters
+
+
+def permission_fix() -> str:
+    """The exact command that gives this interpreter capture rights on this platform."""
+    python = os.path.realpath(sys.executable)
+    if sys.platform == "darwin":
+        return (
+            "give your user read access to /dev/bpf* (install Wireshark's ChmodBPF, or run "
+            "`sudo chmod o+r /dev/bpf*` until reboot), or run `netlab serve` with sudo and "
+            "connect to it with netlab.Capture('ws://127.0.0.1:8765/ws')"
+        )
+    if sys.platform.startswith("win"):
+        return "install Npcap (https://npcap.com) and run as a user allowed to capture"
+    return (
+        f"run `sudo setcap cap_net_raw,cap_net_admin=eip {python}` (or scripts/setcap.sh; "
+        "note: every user of that interpreter gets capture rights), run as root, or run "
+        "`netlab serve` with rights and connect to it with "
+        "netlab.Capture('ws://127.0.0.1:8765/ws')"
+    )
+
+
+class LiveSource:
+    """Packets from a network interface, read from libpcap's memory-mapped ring."""
+
+    def __init__(
+        self,
+        interface: str,
+        bpf: str = "",
+        *,
+        snaplen: int = 262_144,
+        buffer_mb: int = 32,
+        timeout: float = 0.1,
+    ) -> None:
+        self.interface = interface
+        self.bpf = bpf
+        self.description = f"live {interface}"
+        self._snaplen = snaplen
+        self._buffer_mb = buffer_mb
+        self._timeout_ms = max(1, int(timeout * 1000))
+        self._handle: libpcap.LiveHandle | None = None
+        self._header: PcapHeader | None = None
+        # Drain the ring at most this often: each batch has a fixed cost in pandas, so
+        # fewer, larger batches keep up with more packets (the kernel ring holds them meanwhile).
+        self._min_interval = timeout
+        self._last_read = 0.0
+
+    def open(self) -> None:
+        """Activate the capture, or raise the error that says what to do."""
+        result = libpcap.LiveHandle.open(
+            self.interface,
+            self.bpf,
+            snaplen=self._snaplen,
+            buffer_mb=self._buffer_mb,
+            timeout_ms=self._timeout_ms,
+        )
+        if isinstance(result, libpcap.OpenError):
+            if result.status in (
+                libpcap.PCAP_ERROR_PERM_DENIED,
+                libpcap.PCAP_ERROR_PROMISC_PERM_DENIED,
+            ):
+                raise CapturePermissionError(
+                    f"no permission to capture on {self.interface} ({result.message}). "
+                    f"To fix: {permission_fix()}"
+                )
+            if result.status == libpcap.PCAP_ERROR_NO_SUCH_DEVICE:
+                raise InterfaceError(
+                    f"no interface named {self.interface!r} ({result.message}); "
+                    "netlab.interfaces() lists the ones there are"
+                )
+            if result.status == libpcap.PCAP_ERROR_IFACE_NOT_UP:
+                raise InterfaceError(f"interface {self.interface!r} is down: {result.message}")
+            raise CaptureError(f"cannot capture on {self.interface}: {result.message}")
+        self._handle = result
+        self._header = PcapHeader(
+            "<" if sys.byteorder == "little" else ">", True, False, result.linktype, self._snaplen
+        )
+
+    @property
+    def linktype(self) -> int:
+        """The interface's link type (valid once open)."""
+        return self._handle.linktype if self._handle else 1
+
+    def read(self, timeout: float) -> Chunk | None:
+        """Wait up to `timeout` for the ring to have packets, then drain it."""
+        handle = self._handle
+        if handle is None:
+            raise CaptureError("the live source is not open")
+        wait = self._last_read + self._min_interval - time.monotonic()
+        if wait > 0:
+            time.sleep(min(wait, timeout))
+            if wait > timeout:
+                return None
+        select.select([handle.fileno], [], [], timeout)
+        self._last_read = time.monotonic()
+        data, count = handle.read()
+        if not count:
+            return None
+        assert self._header is not None
+        walk = walk_pcap(data, 0, self._header)
+        if walk.partial or walk.problems or len(walk.records) != count:
+            raise CaptureError(f"libpcap wrote {count} packets but {len(walk.records)} parsed")
+        return Chunk(data=data, records=walk.records)
+
+    def counters(self, received: int) -> SourceCounters:
+        """Kernel counters; on loopback each packet is counted twice (out and in)."""
+        if self._handle is None:
+            return SourceCounters(None, 0)
+        seen, dropped = self._handle.stats()
+        if self._handle.loopback:
+            # Only the inbound copies reach netlab. Whatever arrived and was not read was
+            # dropped (or still waits in the ring, so this is exact once drained); the kernel's
+            # own counter also counts lost outgoing copies, which cost nothing, so cap by both.
+            arrived = seen // 2
+            return SourceCounters(arrived, min(dropped, max(0, arrived - received)))
+        return SourceCounters(seen, dropped)
+
+    @property
+    def exhausted(self) -> bool:
+        """A live interface never runs out."""
+        return False
+
+    def close(self) -> None:
+        """Close the libpcap handle; idempotent."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

@@ -1,0 +1,227 @@
+"""Capture from capture files: lifecycle, replay speed and timing, loops, subscriptions, filters."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import synth
+
+import netlab
+from netlab import Capture
+
+
+def test_fast_replay_reads_every_frame(mixed_pcap):
+    with Capture(mixed_pcap, speed=None) as cap:
+        assert cap.wait(20)
+        stats = cap.stats
+    assert stats.decoded == stats.received == 5000 and stats.dropped_netlab == 0
+    assert stats.received + stats.dropped_kernel == stats.arrived == 5000
+    snap = cap.frame.snapshot()
+    assert snap["number"].tolist() == list(range(1, 5001))
+    whole = netlab.read_pcap(mixed_pcap)
+    assert snap["info"].tolist() == whole["info"].tolist()
+    assert not cap.running
+
+
+def test_start_stop_close_are_idempotent(mixed_pcap):
+    cap = Capture(mixed_pcap, speed=None)
+    assert cap.start() is cap and cap.start() is cap
+    cap.stop()
+    cap.stop()
+    cap.close()
+    cap.close()
+    with pytest.raises(netlab.CaptureError, match="closed"):
+        cap.start()
+
+
+def test_missing_or_bad_file_raises_at_start(tmp_path):
+    with pytest.raises(netlab.CaptureFileError, match="No such file"):
+        Capture(tmp_path / "missing.pcap").start()
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(b"this is not a capture")
+    with pytest.raises(netlab.CaptureFileError, match="not a pcap"):
+        Capture(bad).start()
+
+
+def test_real_time_replay_keeps_inter_packet_timing(tmp_path):
+    rnd = np.random.default_rng(3)
+    gaps = rnd.uniform(0.005, 0.06, 40)
+    times = 1_700_000_000 + np.concatenate([[0], np.cumsum(gaps)])
+    path = tmp_path / "paced.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    synth.write_pcap(path, [frame] * len(times), times=times.tolist())
+    arrivals: list[tuple[float, np.ndarray]] = []
+
+    def on_batch(batch):
+        arrivals.append((time.monotonic(), batch["ts"].array.asi8.copy()))
+
+    # Detectors off: their pandas work shares the GIL and can delay one delivery to this
+    # subscriber by ~10 ms; that is delivery jitter, measured in scripts/bench.py, not replay.
+    cap = Capture(path, speed=1.0, settings=netlab.Settings.load(detectors=""))
+    cap.subscribe(on_batch)  # before start: the first frame is due at once
+    with cap:
+        assert cap.wait(10)
+        time.sleep(0.2)
+    got = np.concatenate([np.full(len(ts), t) for t, ts in arrivals])
+    ts = np.concatenate([ts for _, ts in arrivals]).astype("int64") / 1e9
+    assert len(ts) == len(times)
+    gap_error = np.diff(got) - np.diff(ts)  # each inter-packet gap as replayed vs as captured
+    drift = (got - got[0]) - (ts - ts[0])
+    detail = f"gap errors (ms) {np.round(gap_error * 1000, 1)}"
+    assert np.abs(gap_error).max() < 0.010, detail
+    assert np.abs(drift).max() < 0.020, f"drift (ms) {np.round(drift * 1000, 1)}"
+
+
+def test_half_speed_takes_twice_as_long(tmp_path):
+    path = tmp_path / "slow.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    synth.write_pcap(path, [frame] * 11, step=0.02)  # 0.2 s of traffic
+    start = time.monotonic()
+    with Capture(path, speed=0.5) as cap:
+        assert cap.wait(5)
+    assert 0.38 < time.monotonic() - start < 1.0
+
+
+def test_loop_replays_forever_with_time_moving_forward(tmp_path):
+    path = tmp_path / "short.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    synth.write_pcap(path, [frame] * 100, step=0.0001)
+    with Capture(path, speed=None, loop=True, max_rows=100_000) as cap:
+        deadline = time.monotonic() + 5
+        while cap.frame.version < 450 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not cap.wait(0.01)  # a looping source never finishes
+    ts = cap.frame.snapshot()["ts"]
+    assert len(ts) >= 450 and ts.is_monotonic_increasing
+
+
+class TrickleSource:
+    """A test source: `chunks` chunks of `per` frames each, as fast as they are asked for."""
+
+    description, bpf = "trickle", ""
+
+    def __init__(self, chunks: int, per: int, pause: float = 0.0) -> None:
+        self._pause = pause
+        frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+        self._data = frame * per
+        n = len(frame)
+        offsets = np.arange(per, dtype=np.int64) * n
+        lens = np.full(per, n, dtype=np.int64)
+        self._records = netlab.core.pcapfile.Records(
+            offsets, lens, lens, np.arange(per, dtype=np.int64), np.ones(per, dtype=np.int32)
+        )
+        self._left = chunks
+
+    def open(self) -> None:
+        pass
+
+    def read(self, timeout: float):
+        if self._left == 0:
+            return None
+        self._left -= 1
+        time.sleep(self._pause)
+        return netlab.Chunk(data=self._data, records=self._records)
+
+    def counters(self, received: int):
+        return netlab.sources.base.SourceCounters(None, 0)
+
+    @property
+    def exhausted(self) -> bool:
+        return self._left == 0
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_slow_subscriber_loses_only_its_own_batches():
+    got: list[int] = []
+    slow_seen: list[int] = []
+
+    def slow(batch):
+        time.sleep(0.02)
+        slow_seen.append(len(batch))
+
+    cap = Capture(TrickleSource(chunks=500, per=10, pause=0.002), max_rows=10_000)
+    fast = cap.subscribe(lambda b: got.extend(b.index.tolist()), maxsize=1000)
+    lagging = cap.subscribe(slow, maxsize=4)
+    start = time.monotonic()
+    with cap:
+        assert cap.wait(10)
+        decode_time = time.monotonic() - start
+        deadline = time.monotonic() + 5
+        while len(got) < 5000 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert decode_time < 5  # 500 batches x 20 ms = 10 s if the slow subscriber held capture
+    assert got == list(range(1, 5001))  # the fast subscriber saw every row, in order
+    assert lagging.dropped > 0 and sum(slow_seen) < 5000
+    assert cap.stats.subscriber_drops == lagging.dropped + fast.dropped
+    assert cap.stats.decoded == 5000 and len(cap.frame) == 5000
+
+
+def test_backlog_overflow_is_counted_never_silent():
+    settings = netlab.Settings.load(backlog_batches=2)
+    cap = Capture(TrickleSource(chunks=500, per=10), settings=settings, max_rows=10_000)
+    with cap:
+        assert cap.wait(10)
+        stats = cap.stats
+    assert stats.received == 5000
+    assert stats.dropped_netlab > 0
+    assert stats.decoded + stats.dropped_netlab == stats.received
+    assert len(cap.frame) == stats.decoded
+
+
+def test_iterator_subscription_and_broken_callback(mixed_pcap):
+    cap = Capture(mixed_pcap, speed=None)
+    sub = cap.subscribe(maxsize=1000)
+    broken = cap.subscribe(lambda b: 1 / 0)
+    with cap:
+        assert cap.wait(10)
+        total = 0
+        while total < 5000:
+            batch = sub.get(timeout=2)
+            assert batch is not None
+            total += len(batch)
+    assert total == 5000
+    assert broken.errors and "ZeroDivisionError" in broken.errors[0]
+    assert cap.stats.decoded == 5000  # the broken subscriber did not stop the capture
+
+
+def test_bpf_on_a_replay_and_restart_with_a_new_filter(mixed_pcap):
+    with Capture(mixed_pcap, speed=None, bpf="udp port 53") as cap:
+        assert cap.wait(10)
+    snap = cap.frame.snapshot()
+    assert len(snap) > 100 and (snap["dport"] == 53).all()
+    whole = netlab.read_pcap(mixed_pcap)
+    assert len(snap) == int((whole["dport"] == 53).sum())
+
+
+def test_invalid_filter_on_restart_keeps_the_running_capture(tmp_path):
+    path = tmp_path / "long.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    synth.write_pcap(path, [frame] * 2000, step=0.001)  # 2 s at real time
+    with Capture(path, speed=1.0) as cap:
+        time.sleep(0.2)
+        before = cap.frame.version
+        with pytest.raises(netlab.FilterError, match="syntax error") as err:
+            cap.restart(bpf="udp and and")
+        assert err.value.expression == "udp and and"
+        assert cap.source.bpf == ""
+        time.sleep(0.2)
+        assert cap.frame.version > before  # rows keep arriving
+        cap.restart(bpf="tcp")  # nothing in the file is TCP: rows stop growing
+        time.sleep(0.1)
+        frozen = cap.frame.version
+        time.sleep(0.3)
+        assert cap.frame.version == frozen and cap.stats.filter == "tcp"
+        assert len(cap.frame) == frozen  # nothing captured before was lost
+
+
+def test_stats_after_close_and_repr(mixed_pcap):
+    cap = Capture(mixed_pcap, speed=None)
+    with cap:
+        cap.wait(10)
+    assert "decoded=5000" in repr(cap)
+    assert threading.active_count() >= 1

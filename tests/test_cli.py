@@ -1,0 +1,52 @@
+"""The `netlab` command as a user runs it: output, exit codes, no tracebacks for mistakes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "netlab", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_demo_prints_a_summary_of_the_bundled_capture():
+    out = run("demo")
+    assert out.returncode == 0, out.stderr
+    assert "packets" in out.stdout and "Top talkers" in out.stdout
+    assert "example.com" in out.stdout  # DNS, TLS and HTTP names are shown
+
+
+def test_user_mistakes_get_one_line_not_a_traceback(tmp_path):
+    out = run("demo", str(tmp_path / "missing.pcap"))
+    assert out.returncode == 2
+    assert out.stderr.startswith("netlab: ") and "Traceback" not in out.stderr
+    assert "No such file" in out.stderr
+
+
+def test_help_on_every_command():
+    for command in ("demo", "doctor", "interfaces"):
+        out = run(command, "--help")
+        assert out.returncode == 0 and "usage: netlab" in out.stdout
+
+
+def test_doctor_reports_every_check():
+    out = run("doctor")
+    for name in (
+        "netlab",
+        "libpcap",
+        "tcpdump",
+        "tshark",
+        "capture rights",
+        "interfaces",
+        "settings",
+    ):
+        assert name in out.stdout
+    assert out.returncode in (0, 1)
+
+
+def test_interfaces_lists_loopback():
+    out = run("interfaces")
+    assert out.returncode == 0 and "127.0.0.1" in out.stdout
