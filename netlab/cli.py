@@ -41,6 +41,41 @@ def _cmd_interfaces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .ai import explain
+    from .sources.pcapreader import read_pcap
+
+    df = read_pcap(args.file, limit=args.number)
+    if args.number < 1 or len(df) < args.number:
+        print(
+            f"netlab: {args.file} has {len(df)} frames; frame {args.number} does not exist",
+            file=sys.stderr,
+        )
+        return 2
+    row = df.iloc[args.number - 1]
+    result = explain(row)
+    print(f"Frame {args.number}: {row['info']}\n")
+    print(result.text)
+    if result.note:
+        print(f"\n({result.note})")
+    print(
+        f"\n[{result.source}{' ' + result.model if result.model else ''}, {result.latency:.2f} s]"
+    )
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    from .config import Settings, env_name
+
+    settings = Settings.load()
+    for name, value in settings.model_dump().items():
+        if "key" in name or "token" in name:
+            secret = getattr(settings, name).get_secret_value()
+            value = "(set, hidden)" if secret else "(not set)"
+        print(f"{env_name(name)}={value}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -54,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(run=_cmd_doctor)
     ifaces = sub.add_parser("interfaces", help="list the interfaces netlab can capture on")
     ifaces.set_defaults(run=_cmd_interfaces)
+    explain = sub.add_parser("explain", help="explain frame N of a capture file")
+    explain.add_argument("file", help="a pcap/pcapng file")
+    explain.add_argument("number", type=int, help="the frame number (from 1, as in Wireshark)")
+    explain.set_defaults(run=_cmd_explain)
+    config = sub.add_parser("config", help="show the effective settings (secrets hidden)")
+    config.set_defaults(run=_cmd_config)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import SettingsError
@@ -15,7 +15,11 @@ class Settings(BaseSettings):
     """netlab's options. Each field is NETLAB_<NAME> in the environment or in `.env`."""
 
     model_config = SettingsConfigDict(
-        env_prefix="NETLAB_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="NETLAB_",
+        env_file=".env",
+        extra="ignore",
+        validate_default=True,
+        populate_by_name=True,
     )
 
     # capture
@@ -78,6 +82,17 @@ class Settings(BaseSettings):
     ai_mode: Literal["auto", "openai", "offline"] = Field(
         "auto", description="auto: OpenAI when OPENAI_API_KEY is set, offline otherwise"
     )
+    openai_api_key: SecretStr = Field(
+        SecretStr(""),
+        validation_alias=AliasChoices("OPENAI_API_KEY", "NETLAB_OPENAI_API_KEY"),
+        description="API key for the OpenAI-compatible endpoint (the openai SDK's variable)",
+    )
+    openai_base_url: str = Field(
+        "",
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "NETLAB_OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 for Ollama; "
+        "empty: OpenAI",
+    )
     ai_model: str = Field("gpt-4o-mini", description="Chat model for explanations")
     ai_timeout: float = Field(20.0, gt=0, le=600, description="Seconds before an AI call fails")
     ai_max_retries: int = Field(2, ge=0, le=10, description="Retries on rate limits and 5xx")
@@ -128,7 +143,8 @@ class Settings(BaseSettings):
 def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        name = "NETLAB_" + str(err["loc"][0]).upper() if err["loc"] else "NETLAB_?"
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        name = env_name(field) if field in Settings.model_fields else field
         ctx = err.get("ctx") or {}
         got = err.get("input")
         limits = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="))
@@ -149,19 +165,24 @@ def _default_text(name: str) -> str:
     return str(value)
 
 
+def env_name(field: str) -> str:
+    """The environment variable that sets a field."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"NETLAB_{field.upper()}"
+
+
 def env_example() -> str:
     """The text of .env.example: every setting with its comment and default."""
     lines = [
         "# netlab settings. Copy to .env (or export) and change what you need.",
         "# Every variable is optional; the values below are the defaults.",
-        "# OpenAI-compatible endpoint for explanations (read by the openai SDK, not NETLAB_*):",
-        "# OPENAI_API_KEY=",
-        "# OPENAI_BASE_URL=https://api.openai.com/v1",
         "",
     ]
     for name, info in Settings.model_fields.items():
         lines.append(f"# {info.description}")
-        lines.append(f"NETLAB_{name.upper()}={_default_text(name)}")
+        lines.append(f"{env_name(name)}={_default_text(name)}")
     return "\n".join(lines) + "\n"
 
 
@@ -170,5 +191,5 @@ def settings_markdown() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, info in Settings.model_fields.items():
         default = _default_text(name)
-        rows.append(f"| `NETLAB_{name.upper()}` | `{default}` | {info.description} |")
+        rows.append(f"| `{env_name(name)}` | `{default}` | {info.description} |")
     return "\n".join(rows)

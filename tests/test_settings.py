@@ -46,8 +46,10 @@ def test_env_example_documents_every_setting():
 
     text = (ROOT / ".env.example").read_text()
     assert text == env_example(), "run scripts/gen_docs.py"
+    from netlab.config import env_name
+
     for name in Settings.model_fields:
-        assert f"NETLAB_{name.upper()}=" in text, name
+        assert f"\n{env_name(name)}=" in text, name
 
 
 def test_readme_tables_match_the_code():

@@ -1,0 +1,378 @@
+"""Explaining packets and alerts: an OpenAI-compatible model when configured, offline otherwise.
+
+Privacy by default: only decoded header fields leave the machine; payload bytes only with
+NETLAB_AI_SEND_PAYLOAD=true; addresses replaced by placeholders with NETLAB_AI_REDACT_ADDRESSES.
+Every failure becomes a one-line ExplainError within NETLAB_AI_TIMEOUT plus a second: the SDK's
+own retries are off and netlab retries rate limits and server errors inside one deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .config import Settings
+from .core import explain as core
+from .core.anomaly import Alert
+from .core.decode import decode_records
+from .core.pcapfile import Records
+from .errors import ExplainError
+
+Packet = Mapping[str, Any] | pd.Series | bytes | tuple[bytes, int]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """An answer about a packet or an alert."""
+
+    text: str  # Markdown
+    source: Literal["openai", "offline"]
+    model: str | None
+    latency: float  # seconds
+    note: str = ""  # e.g. why the offline explanation was used instead
+    messages: tuple[dict[str, str], ...] = field(default=(), repr=False)  # what was sent
+
+    def _repr_markdown_(self) -> str:
+        note = f"\n\n*{self.note}*" if self.note else ""
+        return f"{self.text}{note}\n\n<sub>{self.source} · {self.latency:.2f} s</sub>"
+
+
+@dataclass
+class _Prepared:
+    facts: dict[str, Any]
+    messages: list[dict[str, str]]
+
+
+def _row_and_raw(packet: Packet) -> tuple[dict[str, Any], bytes | None, int]:
+    if isinstance(packet, bytes | tuple):
+        raw, linktype = (packet, 1) if isinstance(packet, bytes) else packet
+        n = len(raw)
+        rec = Records(
+            np.zeros(1, dtype=np.int64),
+            np.array([n]),
+            np.array([n]),
+            np.array([time.time_ns()]),
+            np.array([linktype], dtype=np.int32),
+        )
+        decoded = decode_records(np.frombuffer(raw, dtype=np.uint8), rec).iloc[0]
+        return {str(k): v for k, v in decoded.items()}, raw, linktype
+    items = packet.items() if isinstance(packet, pd.Series) else dict(packet).items()
+    return {str(k): v for k, v in items}, None, 1
+
+
+def dissect(raw: bytes, linktype: int = 1, *, headers_only: bool = True) -> str:
+    """scapy's layer-by-layer dissection of one frame (on demand: scapy is slow per packet).
+
+    With `headers_only`, everything after the transport header (the payload, and any
+    application layer scapy would decode from it) is left out."""
+    import scapy.layers.dns
+    import scapy.layers.http
+    import scapy.layers.inet
+    import scapy.layers.inet6
+    import scapy.layers.l2  # noqa: F401 - registers the layers each frame may need
+    from scapy.config import conf
+    from scapy.packet import Raw
+
+    cls: Any = conf.l2types.num2layer.get(linktype)
+    try:
+        packet = cls(raw) if cls is not None else Raw(raw)
+        if headers_only:
+            layer = packet
+            while layer is not None and layer.payload:
+                if layer.name in _TRANSPORTS:
+                    layer.remove_payload()
+                    break
+                layer = layer.payload
+        text = str(packet.show(dump=True))
+    except Exception as exc:  # noqa: BLE001 - a malformed frame still gets explained
+        return f"(scapy could not dissect this frame: {exc})"
+    # scapy lists every optional header as "= None"; only what the frame has is worth reading
+    return "\n".join(line for line in text.splitlines() if not line.rstrip().endswith("= None"))
+
+
+_TRANSPORTS = {
+    "TCP",
+    "UDP",
+    "SCTP",
+    "ICMP",
+    "ARP",
+    "ICMPv6 Neighbor Discovery - Neighbor Solicitation",
+}
+
+
+def prepare(packet: Packet, settings: Settings) -> _Prepared:
+    """The facts and the exact messages that would be sent for `packet`."""
+    row, raw, linktype = _row_and_raw(packet)
+    facts = core.packet_facts(row)
+    dissection = None
+    payload_hex = None
+    if not settings.ai_send_payload and (
+        "http_host" in facts or "HTTP/" in str(facts.get("summary", ""))
+    ):
+        # an HTTP request line can carry tokens in its URL: it is payload, not a header
+        facts.pop("summary", None)
+        facts.pop("info", None)
+    if raw is not None:
+        dissection = dissect(raw, linktype, headers_only=not settings.ai_send_payload)
+        if settings.ai_send_payload and facts.get("paylen"):
+            payload_hex = raw[len(raw) - int(facts["paylen"]) :][:256].hex()
+    if settings.ai_redact_addresses:
+        redactor = core.Redactor()
+        facts = redactor.facts(facts)
+        dissection = redactor.text(dissection) if dissection else None
+    return _Prepared(facts, core.build_messages(facts, dissection, payload_hex))
+
+
+def _use_openai(settings: Settings, client: Any) -> bool:
+    if settings.ai_mode == "offline":
+        return False
+    if settings.ai_mode == "openai":
+        return True
+    return client is not None or bool(settings.openai_api_key.get_secret_value())
+
+
+def make_client(settings: Settings) -> Any:
+    """An openai.OpenAI client for the configured endpoint (SDK retries off: netlab retries)."""
+    import openai
+
+    return openai.OpenAI(
+        api_key=settings.openai_api_key.get_secret_value() or "not-set",
+        base_url=settings.openai_base_url or None,
+        timeout=settings.ai_timeout,
+        max_retries=0,
+    )
+
+
+def make_async_client(settings: Settings) -> Any:
+    """An openai.AsyncOpenAI client for the configured endpoint."""
+    import openai
+
+    return openai.AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value() or "not-set",
+        base_url=settings.openai_base_url or None,
+        timeout=settings.ai_timeout,
+        max_retries=0,
+    )
+
+
+def _endpoint(client: Any) -> str:
+    return str(getattr(client, "base_url", "the AI endpoint")).rstrip("/")
+
+
+def _retry_after(exc: Any) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _classify(exc: Exception, client: Any, settings: Settings) -> tuple[ExplainError, bool]:
+    """The user's one-line error for an SDK exception, and whether a retry may help."""
+    import openai
+
+    where = _endpoint(client)
+    if isinstance(exc, openai.AuthenticationError):
+        return ExplainError(f"{where} refused the API key (HTTP 401): check OPENAI_API_KEY"), False
+    if isinstance(exc, openai.RateLimitError):
+        return ExplainError(
+            f"{where} is rate limiting (HTTP 429) after "
+            f"{settings.ai_max_retries} retries: wait a minute or raise your "
+            "plan's limits"
+        ), True
+    if isinstance(exc, openai.APITimeoutError):
+        return ExplainError(
+            f"{where} did not answer within {settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
+        ), False
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return ExplainError(
+            f"cannot reach {where}: {type(cause).__name__}: {cause} (check "
+            "OPENAI_BASE_URL and that the server runs)"
+        ), False
+    if isinstance(exc, openai.APIStatusError):
+        retry = exc.status_code >= 500
+        return ExplainError(
+            f"{where} answered HTTP {exc.status_code}"
+            + (" (a server error: try again later)" if retry else f": {str(exc.message)[:200]}")
+        ), retry
+    return ExplainError(
+        f"{where} sent an answer netlab could not read ({type(exc).__name__}): "
+        "is it an OpenAI-compatible chat endpoint?"
+    ), False
+
+
+def _answer_text(response: Any, client: Any) -> str:
+    try:
+        text = response.choices[0].message.content
+    except (AttributeError, IndexError, TypeError):
+        text = None
+    if not isinstance(text, str) or not text.strip():
+        raise ExplainError(f"{_endpoint(client)} sent an empty or malformed answer")
+    return text.strip()
+
+
+def _chat(client: Any, messages: list[dict[str, str]], settings: Settings) -> str:
+    deadline = time.monotonic() + settings.ai_timeout
+    attempt = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ExplainError(
+                f"{_endpoint(client)} did not answer within "
+                f"{settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
+            )
+        try:
+            response = client.with_options(
+                timeout=remaining, max_retries=0
+            ).chat.completions.create(model=settings.ai_model, messages=messages)
+            return _answer_text(response, client)
+        except ExplainError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes one clear line
+            error, retry = _classify(exc, client, settings)
+            attempt += 1
+            wait = _retry_after(exc) or 0.25 * 2**attempt
+            if not retry or attempt > settings.ai_max_retries:
+                raise error from None
+            if wait >= deadline - time.monotonic():
+                raise error from None
+            time.sleep(wait)
+
+
+async def _chat_async(client: Any, messages: list[dict[str, str]], settings: Settings) -> str:
+    deadline = time.monotonic() + settings.ai_timeout
+    attempt = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ExplainError(
+                f"{_endpoint(client)} did not answer within "
+                f"{settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
+            )
+        try:
+            response = await asyncio.wait_for(
+                client.with_options(timeout=remaining, max_retries=0).chat.completions.create(
+                    model=settings.ai_model, messages=messages
+                ),
+                timeout=remaining + 0.5,
+            )
+            return _answer_text(response, client)
+        except ExplainError:
+            raise
+        except TimeoutError:
+            raise ExplainError(
+                f"{_endpoint(client)} did not answer within "
+                f"{settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes one clear line
+            error, retry = _classify(exc, client, settings)
+            attempt += 1
+            wait = _retry_after(exc) or 0.25 * 2**attempt
+            if (
+                not retry
+                or attempt > settings.ai_max_retries
+                or wait >= deadline - time.monotonic()
+            ):
+                raise error from None
+            await asyncio.sleep(wait)
+
+
+def _finish(
+    text_or_error: str | ExplainError,
+    prepared_messages: list[dict[str, str]],
+    offline_text: str,
+    settings: Settings,
+    started: float,
+) -> Explanation:
+    latency = time.monotonic() - started
+    if isinstance(text_or_error, str):
+        return Explanation(
+            text_or_error, "openai", settings.ai_model, latency, messages=tuple(prepared_messages)
+        )
+    if settings.ai_mode == "openai":
+        raise text_or_error
+    return Explanation(
+        offline_text,
+        "offline",
+        None,
+        latency,
+        note=f"The AI explanation failed, so this is netlab's offline one: {text_or_error}",
+        messages=tuple(prepared_messages),
+    )
+
+
+def explain(packet: Packet, *, settings: Settings | None = None, client: Any = None) -> Explanation:
+    """Explain one packet: a frame row (Series or dict) or raw bytes (optionally with linktype).
+
+    Uses the OpenAI-compatible endpoint in NETLAB_AI_MODE=openai, or in auto mode when a key is
+    set; otherwise (and, in auto mode, when the call fails) netlab's offline explanation.
+    """
+    settings = settings or Settings.load()
+    started = time.monotonic()
+    prepared = prepare(packet, settings)
+    offline = core.offline_explanation(prepared.facts)
+    if not _use_openai(settings, client):
+        return Explanation(offline, "offline", None, time.monotonic() - started)
+    client = client or make_client(settings)
+    try:
+        result: str | ExplainError = _chat(client, prepared.messages, settings)
+    except ExplainError as exc:
+        result = exc
+    return _finish(result, prepared.messages, offline, settings, started)
+
+
+async def explain_async(
+    packet: Packet, *, settings: Settings | None = None, client: Any = None
+) -> Explanation:
+    """`explain` for asyncio code (the server): the same answer, without blocking the loop."""
+    settings = settings or Settings.load()
+    started = time.monotonic()
+    prepared = prepare(packet, settings)
+    offline = core.offline_explanation(prepared.facts)
+    if not _use_openai(settings, client):
+        return Explanation(offline, "offline", None, time.monotonic() - started)
+    client = client or make_async_client(settings)
+    try:
+        result: str | ExplainError = await _chat_async(client, prepared.messages, settings)
+    except ExplainError as exc:
+        result = exc
+    return _finish(result, prepared.messages, offline, settings, started)
+
+
+def explain_alert(
+    alert: Alert,
+    frame: pd.DataFrame | None = None,
+    *,
+    settings: Settings | None = None,
+    client: Any = None,
+) -> Explanation:
+    """Explain an alert with its evidence (and, given the frame, the rows of its window)."""
+    settings = settings or Settings.load()
+    started = time.monotonic()
+    data = alert.to_dict()
+    if frame is not None and not data["context"].get("packets"):
+        from .core.anomaly import context_of
+
+        rows = frame[(frame["ts"] >= alert.window_start) & (frame["ts"] <= alert.window_end)]
+        data["context"] = context_of(rows)
+    if settings.ai_redact_addresses:
+        redactor = core.Redactor()
+        data = {k: redactor.text(v) if isinstance(v, str) else v for k, v in data.items()}
+        data["context"] = {k: redactor.text(str(v)) for k, v in data["context"].items()}
+    messages = core.alert_messages(data)
+    offline = core.offline_alert_explanation(data)
+    if not _use_openai(settings, client):
+        return Explanation(offline, "offline", None, time.monotonic() - started)
+    client = client or make_client(settings)
+    try:
+        result: str | ExplainError = _chat(client, messages, settings)
+    except ExplainError as exc:
+        result = exc
+    return _finish(result, messages, offline, settings, started)
