@@ -181,6 +181,17 @@ class RollingFrame:
             s.values[:] = remap[s.values]  # -1 indexes the final -1
         self._pool = pool
 
+    def row(self, version: int) -> pd.Series | None:
+        """The row with this version, or None if it has left the frame (or never existed)."""
+        with self._lock:
+            first = self._version - self._count + 1
+            if not first <= version <= self._version:
+                return None
+            newer = self._version - version
+        df = self.snapshot(since=version - 1)  # the row and the (few) newer ones
+        del newer
+        return df.iloc[0] if len(df) and df.index[0] == version else None
+
     def snapshot(self, since: int | None = None, last: int | None = None) -> pd.DataFrame:
         """A typed DataFrame copy of the rows (newer than version `since`, at most `last`)."""
         with self._lock:
