@@ -118,7 +118,11 @@ class Subscription:
                 ended = True
                 break
             parts.append(nxt)
-        return (concat_frames(parts) if len(parts) > 1 else first), ended
+        if len(parts) == 1:
+            return first, ended
+        merged = concat_frames(parts)
+        merged.index = pd.Index(np.concatenate([p.index.to_numpy() for p in parts]))
+        return merged, ended
 
     def _deliver(self, batch: pd.DataFrame) -> None:
         while not self.closed:
@@ -266,7 +270,9 @@ def make_source(
         return source
     text = os.fspath(source)
     if text.startswith(("ws://", "wss://")):
-        raise CaptureError("remote sources are not available yet in this version of netlab")
+        from .sources.remote import RemoteSource
+
+        return RemoteSource(text, bpf, token=settings.server_token.get_secret_value())
     if os.path.exists(text) or text.endswith((".pcap", ".pcapng", ".cap")):
         return FileSource(text, bpf, speed=speed, loop=loop)
     return LiveSource(
@@ -606,6 +612,11 @@ class Capture:
         new_bpf = current.bpf if bpf is None else bpf
         if interface is None and isinstance(current, FileSource):
             current.set_bpf(new_bpf)  # validates first; the old filter stays on error
+            return
+        from .sources.remote import RemoteSource
+
+        if isinstance(current, RemoteSource):
+            current.set_remote(interface=interface, bpf=bpf)  # the server validates
             return
         if interface is None:
             if not isinstance(current, LiveSource):

@@ -76,6 +76,20 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(
+        args.source,
+        bpf=args.bpf,
+        host=args.host,
+        port=args.port,
+        speed=None if args.speed == 0 else args.speed,
+        loop=not args.no_loop,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -93,6 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("file", help="a pcap/pcapng file")
     explain.add_argument("number", type=int, help="the frame number (from 1, as in Wireshark)")
     explain.set_defaults(run=_cmd_explain)
+    serve = sub.add_parser("serve", help="run the capture server (REST + WebSocket)")
+    serve.add_argument(
+        "--source", help="interface or capture file (default: NETLAB_SOURCE, else the demo capture)"
+    )
+    serve.add_argument("--bpf", help="capture filter")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8765)")
+    serve.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="file replay speed (1 = real time, 0 = as fast as possible)",
+    )
+    serve.add_argument("--no-loop", action="store_true", help="replay a file only once")
+    serve.add_argument(
+        "--original-times",
+        action="store_true",
+        help="keep a replayed file's own timestamps (default: the replay time)",
+    )
+    serve.set_defaults(run=_cmd_serve)
     config = sub.add_parser("config", help="show the effective settings (secrets hidden)")
     config.set_defaults(run=_cmd_config)
     return parser

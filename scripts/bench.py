@@ -4,6 +4,7 @@
   bench.py parse     read_pcap vs tshark -T fields -> pandas vs scapy rdpcap (200k packets)
   bench.py capture   live capture on loopback vs tcpdump at rising rates (root or CAP_NET_RAW)
   bench.py soak      10 minutes at 20k packets/s into a 100k-row frame, printing RSS
+  bench.py ws        a server replaying 10k packets/s to 50 WebSocket clients: latency, CPU
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -305,6 +306,100 @@ def cmd_soak(args: argparse.Namespace) -> None:
             )
 
 
+def _proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cmd_ws(args: argparse.Namespace) -> None:
+    import asyncio
+    from datetime import datetime
+
+    import httpx
+    import numpy as np
+    from websockets.asyncio.client import connect
+
+    workdir = Path(tempfile.mkdtemp(prefix="netlab-bench-ws-"))
+    path = workdir / "ws.pcap"
+    total = args.rate * args.seconds
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, bytes(32))))
+    synth.write_pcap(path, [frame] * total, step=1 / args.rate)
+    port = _free_port()
+    env = {**os.environ, "NETLAB_DETECTORS": "", "NETLAB_MAX_ROWS": "200000"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netlab",
+            "serve",
+            "--source",
+            str(path),
+            "--port",
+            str(port),
+            "--no-loop",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        cpu0, wall0 = _proc_cpu(server.pid), time.monotonic()
+        latencies: list[float] = []
+        counts = {"messages": 0, "rows": 0, "dropped": 0}
+
+        def ts_of(text: str, at: int) -> float:
+            start = text.index('"ts":"', at) + 6
+            stamp = text[start : text.index('"', start)]
+            return datetime.fromisoformat(stamp[:26] + "+00:00").timestamp()
+
+        async def client() -> None:
+            async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+                deadline = time.monotonic() + args.seconds + 3
+                while time.monotonic() < deadline:
+                    try:
+                        text = await asyncio.wait_for(ws.recv(), timeout=1)
+                    except TimeoutError:
+                        continue
+                    now = time.time()
+                    if '"type":"packets"' not in text[:80]:
+                        continue
+                    counts["messages"] += 1
+                    counts["rows"] += text.count('"number":')
+                    if text.startswith('{"dropped_messages"'):
+                        counts["dropped"] += int(text[20 : text.index(",")])
+                    latencies.append(now - ts_of(text, 0))  # the oldest row: the worst case
+
+        async def main() -> None:
+            await asyncio.gather(*(client() for _ in range(args.clients)))
+
+        asyncio.run(main())
+        cpu = (_proc_cpu(server.pid) - cpu0) / (time.monotonic() - wall0)
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+    lat = np.array(latencies) * 1000
+    print(f"{args.clients} clients, replay at {args.rate:,} packets/s for {args.seconds} s\n")
+    print(
+        "| latency p50 ms | p99 ms | max ms | messages/s (all clients) | rows/client | "
+        "dropped messages | server CPU |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {np.percentile(lat, 50):.0f} | {np.percentile(lat, 99):.0f} | {lat.max():.0f} | "
+        f"{counts['messages'] / (args.seconds + 3):,.0f} | {counts['rows'] / args.clients:,.0f} "
+        f"| {counts['dropped']} | {cpu:.0%} of a core |"
+    )
+    print("\n(latency: capture time of each message's oldest row to its receipt by a client)")
+
+
 def _rss_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -337,6 +432,11 @@ def main() -> None:
     soak.add_argument("--seconds", type=int, default=600)
     soak.add_argument("--every", type=float, default=30)
     soak.set_defaults(run=cmd_soak)
+    ws = sub.add_parser("ws", help="server streaming to many WebSocket clients")
+    ws.add_argument("--rate", type=int, default=10_000)
+    ws.add_argument("--seconds", type=int, default=10)
+    ws.add_argument("--clients", type=int, default=50)
+    ws.set_defaults(run=cmd_ws)
     args = parser.parse_args()
     args.run(args)
 

@@ -6,6 +6,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import synth
 
@@ -53,26 +54,48 @@ def test_real_time_replay_keeps_inter_packet_timing(tmp_path):
     path = tmp_path / "paced.pcap"
     frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
     synth.write_pcap(path, [frame] * len(times), times=times.tolist())
+    emitted: list[tuple[float, np.ndarray]] = []
     arrivals: list[tuple[float, np.ndarray]] = []
+    source = netlab.FileSource(path, speed=1.0)
+    read = source.read
 
-    def on_batch(batch):
-        arrivals.append((time.monotonic(), batch["ts"].array.asi8.copy()))
+    def timed_read(timeout):
+        chunk = read(timeout)
+        if chunk is not None:
+            emitted.append((time.monotonic(), chunk.records.ts_ns.copy()))
+        return chunk
 
-    # Detectors off: their pandas work shares the GIL and can delay one delivery to this
-    # subscriber by ~10 ms; that is delivery jitter, measured in scripts/bench.py, not replay.
-    cap = Capture(path, speed=1.0, settings=netlab.Settings.load(detectors=""))
-    cap.subscribe(on_batch)  # before start: the first frame is due at once
+    source.read = timed_read
+    cap = Capture(source)
+    cap.subscribe(lambda b: arrivals.append((time.monotonic(), b["ts"].array.asi8.copy())))
     with cap:
         assert cap.wait(10)
         time.sleep(0.2)
-    got = np.concatenate([np.full(len(ts), t) for t, ts in arrivals])
-    ts = np.concatenate([ts for _, ts in arrivals]).astype("int64") / 1e9
-    assert len(ts) == len(times)
-    gap_error = np.diff(got) - np.diff(ts)  # each inter-packet gap as replayed vs as captured
-    drift = (got - got[0]) - (ts - ts[0])
-    detail = f"gap errors (ms) {np.round(gap_error * 1000, 1)}"
-    assert np.abs(gap_error).max() < 0.010, detail
-    assert np.abs(drift).max() < 0.020, f"drift (ms) {np.round(drift * 1000, 1)}"
+
+    def gap_errors(events):
+        got = np.concatenate([np.full(len(ts), t) for t, ts in events])
+        ts = np.concatenate([ts for _, ts in events]) / 1e9
+        assert len(ts) == len(times)
+        return np.diff(got) - np.diff(ts)  # each inter-packet gap, replayed vs captured
+
+    replay = gap_errors(emitted)
+    assert np.abs(replay).max() < 0.010, f"replay gap errors (ms) {np.round(replay * 1000, 1)}"
+    # End to end (decoded and delivered to a subscriber) adds thread hand-offs: a looser bound
+    # that still catches a stalled pipeline.
+    delivered = gap_errors(arrivals)
+    assert np.abs(delivered).max() < 0.050, (
+        f"delivery gap errors (ms) {np.round(delivered * 1000, 1)}"
+    )
+
+
+def test_retime_stamps_frames_with_the_replay_time(mixed_pcap):
+    start = pd.Timestamp.now(tz="UTC")
+    with Capture(netlab.FileSource(mixed_pcap, speed=10.0, retime=True)) as cap:
+        assert cap.wait(10)
+    ts = cap.frame.snapshot()["ts"]
+    assert ts.min() >= start - pd.Timedelta(seconds=1) and ts.is_monotonic_increasing
+    span = (ts.max() - ts.min()).total_seconds()
+    assert 0.04 < span < 0.1  # 0.5 s of capture at 10x
 
 
 def test_half_speed_takes_twice_as_long(tmp_path):
@@ -139,14 +162,17 @@ class TrickleSource:
 def test_a_slow_subscriber_loses_only_its_own_batches():
     got: list[int] = []
     slow_seen: list[int] = []
+    merged_index_ok = True
 
     def slow(batch):
+        nonlocal merged_index_ok
         time.sleep(0.02)
         slow_seen.append(len(batch))
+        merged_index_ok = merged_index_ok and batch["number"].tolist() == batch.index.tolist()
 
     cap = Capture(TrickleSource(chunks=500, per=10, pause=0.002), max_rows=10_000)
     fast = cap.subscribe(lambda b: got.extend(b.index.tolist()), maxsize=1000)
-    lagging = cap.subscribe(slow, maxsize=4)
+    lagging = cap.subscribe(slow, maxsize=4, every=0.05)  # merged batches, at most 20 a second
     start = time.monotonic()
     with cap:
         assert cap.wait(10)
@@ -157,6 +183,7 @@ def test_a_slow_subscriber_loses_only_its_own_batches():
     assert decode_time < 5  # 500 batches x 20 ms = 10 s if the slow subscriber held capture
     assert got == list(range(1, 5001))  # the fast subscriber saw every row, in order
     assert lagging.dropped > 0 and sum(slow_seen) < 5000
+    assert merged_index_ok  # merged batches keep their rows' versions
     assert cap.stats.subscriber_drops == lagging.dropped + fast.dropped
     assert cap.stats.decoded == 5000 and len(cap.frame) == 5000
 

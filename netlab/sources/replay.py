@@ -62,6 +62,7 @@ class FileSource:
         self._last_ts = 0
         self._first_ts: int | None = None  # of the file itself, before any loop shift
         self._last_emit = 0.0
+        self._t0_epoch_ns = 0
 
     def open(self) -> None:
         """Open and check the file; compile the filter for its link type."""
@@ -179,6 +180,7 @@ class FileSource:
         if self._t0_ts is None:
             self._t0_ts = int(ts[known][0]) if known.any() else 0
             self._t0_wall = time.monotonic()
+            self._t0_epoch_ns = time.time_ns()
         due = self._t0_wall + (np.where(known, ts, self._t0_ts) - self._t0_ts) / 1e9 / self.speed
         now = time.monotonic()
         wake = max(due[0] - LOOKAHEAD, self._last_emit + EMIT_GAP)
@@ -193,8 +195,9 @@ class FileSource:
         self._last_emit = now
         out = _take(rec, slice(0, n))
         if self.retime:
-            wall_ns = time.time_ns() - int((now - due[:n]) * 1e9)
-            out = replace(out, ts_ns=np.asarray(wall_ns, dtype=np.int64))
+            # each frame stamped with the wall-clock time it was due at (one fixed origin)
+            wall_ns = self._t0_epoch_ns + ((due[:n] - self._t0_wall) * 1e9).astype(np.int64)
+            out = replace(out, ts_ns=wall_ns)
         rest = _take(rec, slice(n, None))
         self._pending = (data, rest) if len(rest) else None
         self._note_last(out)

@@ -1,0 +1,266 @@
+"""The FastAPI app: REST endpoints and the /ws stream over one Capture."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from .. import __version__
+from ..capture import Capture
+from ..config import Settings
+from ..core.rows import to_rows
+from ..errors import (
+    CaptureError,
+    CapturePermissionError,
+    FilterError,
+    InterfaceError,
+    NetlabError,
+)
+from ..sources.live import LiveSource
+from .broadcaster import Broadcaster, Client, stats_dict
+from .security import BodyLimit, origin_hosts, origin_ok, token_ok
+
+log = logging.getLogger("netlab.server")
+
+
+class CaptureSettingsIn(BaseModel):
+    """A change of interface and/or capture filter; omitted fields stay as they are."""
+
+    interface: str | None = Field(None, min_length=1, max_length=64)
+    bpf_filter: str | None = Field(None, max_length=4096)
+
+
+class ExplainIn(BaseModel):
+    """A packet to explain: its row as JSON, or the version (index) of a row in the frame."""
+
+    packet: dict[str, Any] | None = None
+    number: int | None = Field(None, ge=1)
+
+
+def _capture_settings(capture: Capture) -> dict[str, Any]:
+    source = capture.source
+    return {
+        "type": "settings",
+        "source": source.description,
+        "interface": source.interface if isinstance(source, LiveSource) else None,
+        "bpf_filter": source.bpf,
+    }
+
+
+def create_app(
+    capture: Capture,
+    settings: Settings | None = None,
+    *,
+    own_capture: bool = True,
+    start_capture: bool = True,
+) -> FastAPI:
+    """The server for `capture`: started with the app (unless `start_capture` is False, for a
+    caller who starts it later), and closed with it when `own_capture`."""
+    settings = settings or capture.settings
+    token = settings.server_token.get_secret_value()
+    allowed = origin_hosts(settings.server_origins)
+    state: dict[str, Any] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broadcaster = Broadcaster(capture, asyncio.get_running_loop(), interval=0.25)
+        state["broadcaster"] = broadcaster
+        if start_capture and not capture.running:
+            await asyncio.to_thread(capture.start)
+        broadcaster.start()
+        ticker = asyncio.create_task(_tick(broadcaster))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            broadcaster.stop()
+            if own_capture:
+                await asyncio.to_thread(capture.close)
+
+    async def _tick(broadcaster: Broadcaster) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if broadcaster.clients:
+                broadcaster.publish_json({"type": "stats", **stats_dict(capture)})
+
+    def require_token(conn: HTTPConnection) -> None:
+        if conn.scope["type"] == "websocket":
+            return  # /ws checks the token itself, before accepting
+        if not token_ok(token, dict(conn.headers), dict(conn.query_params)):
+            raise HTTPException(401, "a valid token is required (Authorization: Bearer ...)")
+
+    app = FastAPI(
+        title="netlab",
+        version=__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(require_token)],
+        description="Live packets, stats, alerts and explanations from one capture.",
+    )
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origin_regex="|".join(f"{scheme}://{host}(:\\\\d+)?" for scheme, host in allowed)
+        or "^$",
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Netlab-Token"],
+    )
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("error serving %s", request.url.path)
+        return JSONResponse({"detail": "internal error (see the server log)"}, status_code=500)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Whether the server and its capture run."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "capturing": capture.running,
+            "clients": len(state["broadcaster"].clients) if "broadcaster" in state else 0,
+        }
+
+    @app.get("/interfaces")
+    def interfaces() -> list[dict[str, Any]]:
+        """Interfaces the server can capture on."""
+        from ..system import interfaces as list_interfaces
+
+        try:
+            return [asdict(i) for i in list_interfaces()]
+        except NetlabError as exc:
+            raise HTTPException(503, str(exc)) from None
+
+    @app.get("/capture/settings")
+    def get_settings() -> dict[str, Any]:
+        """The capture's source, interface and filter."""
+        return _capture_settings(capture)
+
+    @app.post("/capture/settings")
+    async def set_settings(change: CaptureSettingsIn) -> dict[str, Any]:
+        """Switch interface and/or filter; an invalid one answers 422 and changes nothing."""
+        try:
+            await asyncio.to_thread(
+                capture.restart, interface=change.interface, bpf=change.bpf_filter
+            )
+        except CapturePermissionError as exc:
+            raise HTTPException(403, str(exc)) from None
+        except (FilterError, InterfaceError, CaptureError) as exc:
+            raise HTTPException(422, str(exc)) from None
+        message = _capture_settings(capture)
+        state["broadcaster"].publish_json(message)
+        return message
+
+    @app.get("/packets")
+    def packets(
+        limit: int = Query(100, ge=1, le=10_000), since: int | None = Query(None, ge=0)
+    ) -> dict[str, Any]:
+        """The newest rows (at most `limit`), or the first `limit` rows after version `since`
+        (page forward with since = the last version you got)."""
+        if since is None:
+            df = capture.frame.snapshot(last=limit)
+        else:
+            df = capture.frame.snapshot(since=since).iloc[:limit]
+        return {"version": capture.frame.version, "rows": to_rows(df)}
+
+    @app.get("/stats")
+    def stats() -> dict[str, Any]:
+        """The capture's counters."""
+        return stats_dict(capture)
+
+    @app.get("/alerts")
+    def alerts(limit: int = Query(100, ge=1, le=10_000)) -> list[dict[str, Any]]:
+        """The newest alerts, oldest first."""
+        return [a.to_dict() for a in list(capture.alerts)[-limit:]]
+
+    @app.post("/ai/explain")
+    async def explain(request: ExplainIn) -> dict[str, Any]:
+        """Explain a packet (its row, or the version of a row in the frame)."""
+        from ..ai import explain_async
+
+        if request.packet is not None:
+            row: Any = request.packet
+        elif request.number is not None:
+            row = capture.frame.row(request.number)
+            if row is None:
+                raise HTTPException(404, f"row {request.number} is not in the frame (any more)")
+        else:
+            raise HTTPException(422, "give either 'packet' (a row) or 'number' (a row version)")
+        try:
+            result = await explain_async(row, settings=settings)
+        except NetlabError as exc:
+            raise HTTPException(502, str(exc)) from None
+        return {
+            "text": result.text,
+            "source": result.source,
+            "model": result.model,
+            "latency": result.latency,
+            "note": result.note,
+        }
+
+    @app.websocket("/ws")
+    async def stream(ws: WebSocket) -> None:
+        """Packets, alerts, stats and settings as JSON messages."""
+        if not token_ok(token, dict(ws.headers), dict(ws.query_params)):
+            await ws.close(code=1008, reason="token required")
+            return
+        if not origin_ok(ws.headers.get("origin"), allowed):
+            await ws.close(code=1008, reason="origin not allowed")
+            return
+        await ws.accept()
+        broadcaster: Broadcaster = state["broadcaster"]
+        client = Client()
+        broadcaster.clients.add(client)
+        try:
+            await ws.send_json(_capture_settings(capture))
+            await ws.send_json({"type": "stats", **stats_dict(capture)})
+            await _pump(ws, client)
+        finally:
+            broadcaster.clients.discard(client)
+            if ws.client_state is WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await ws.close(code=1013, reason="too slow: messages were being dropped")
+
+    return app
+
+
+async def _pump(ws: WebSocket, client: Client) -> None:
+    """Send queued messages until the client leaves or falls too far behind."""
+
+    async def receive() -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                await ws.receive_text()  # nothing is expected; this notices a disconnect
+
+    listener = asyncio.create_task(receive())
+    gone = asyncio.create_task(client.disconnect.wait())
+    try:
+        while not listener.done() and not client.disconnect.is_set():
+            getter = asyncio.create_task(client.queue.get())
+            done, _ = await asyncio.wait(
+                {getter, listener, gone}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getter not in done:
+                getter.cancel()
+                break
+            text = getter.result()
+            if client.dropped:
+                # tell the client what it missed, in the message it does get
+                text = f'{{"dropped_messages":{client.dropped},{text[1:]}'
+                client.dropped = 0
+            await ws.send_text(text)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        listener.cancel()
+        gone.cancel()

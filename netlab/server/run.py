@@ -1,0 +1,137 @@
+"""Running the server: `netlab serve` (blocking) and ServerThread (tests, notebooks)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from ..capture import Capture
+from ..config import Settings
+from ..errors import SettingsError
+from .app import create_app
+from .security import is_loopback
+
+
+def check_bind(host: str, settings: Settings) -> None:
+    """Refuse to listen beyond loopback without a token."""
+    if not is_loopback(host) and not settings.server_token.get_secret_value():
+        raise SettingsError(
+            f"refusing to listen on {host} without a token: anyone who can reach it would see "
+            "your traffic. Set NETLAB_SERVER_TOKEN (clients send it as 'Authorization: Bearer "
+            "...' or ?token=...), or bind 127.0.0.1"
+        )
+
+
+def make_capture(
+    source: str | None,
+    bpf: str | None,
+    speed: float | None,
+    loop: bool,
+    settings: Settings,
+    retime: bool = True,
+) -> Capture:
+    """The server's capture: a file replays in real time, looped, stamped with the time it is
+    replayed at (so dashboards show now), by default."""
+    from ..cli import DEMO_PCAP
+    from ..sources.replay import FileSource
+
+    chosen = source or settings.source or str(DEMO_PCAP)
+    if os.path.exists(chosen):
+        replay = FileSource(
+            chosen, bpf or "", speed=speed, loop=loop, retime=retime and speed is not None
+        )
+        return Capture(replay, settings=settings)
+    return Capture(chosen, bpf=bpf, settings=settings)
+
+
+def serve(
+    source: str | None = None,
+    *,
+    bpf: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    speed: float | None = 1.0,
+    loop: bool = True,
+    retime: bool = True,
+    settings: Settings | None = None,
+) -> None:
+    """Run the server until interrupted (Ctrl-C stops it and its capture cleanly)."""
+    import uvicorn
+
+    settings = settings or Settings.load()
+    host = host or settings.server_host
+    port = port or settings.server_port
+    check_bind(host, settings)
+    capture = make_capture(source, bpf, speed, loop, settings, retime)
+    app = create_app(capture, settings)
+    uvicorn.run(app, host=host, port=port, log_level="info", ws_ping_interval=20)
+
+
+class ServerThread:
+    """A uvicorn server in a background thread on a free loopback port (or the one given)."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        settings: Settings | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **app_options: Any,
+    ) -> None:
+        import socket
+
+        import uvicorn
+
+        settings = settings or capture.settings
+        check_bind(host, settings)
+        if port == 0:
+            with socket.socket() as s:
+                s.bind((host, 0))
+                port = s.getsockname()[1]
+        self.host, self.port = host, port
+        self.app = create_app(capture, settings, **app_options)
+        config = uvicorn.Config(
+            self.app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            ws_ping_interval=None,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self.server.run, name="netlab-server", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """http://host:port"""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """ws://host:port/ws"""
+        return f"ws://{self.host}:{self.port}/ws"
+
+    def start(self, timeout: float = 20.0) -> ServerThread:
+        """Start and wait until it accepts connections."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the netlab server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server (and its capture, if it owns it); idempotent."""
+        self.server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

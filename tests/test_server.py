@@ -1,0 +1,252 @@
+"""The server with a real uvicorn on a free loopback port and real WebSocket clients."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+import synth
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+import netlab
+from netlab.server import ServerThread
+
+N = 600
+
+
+@pytest.fixture
+def replay_file(tmp_path):
+    path = tmp_path / "stream.pcap"
+    frames = [
+        synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1000, 2000 + i % 7, b"x")))
+        for i in range(N)
+    ]
+    synth.write_pcap(path, frames, step=0.002)  # 1.2 s of traffic at 500 packets/s
+    return path
+
+
+def _settings(**kw):
+    return netlab.Settings.load(env_file=None, detectors="", **kw)
+
+
+def _server(path, **kw) -> ServerThread:
+    settings = _settings(**kw)
+    cap = netlab.Capture(path, speed=1.0, settings=settings)
+    return ServerThread(cap, settings)
+
+
+def _collect(
+    url: str, want: int, timeout: float = 15.0, **connect_kw
+) -> tuple[list[int], list[str]]:
+    numbers: list[int] = []
+    kinds: list[str] = []
+    with connect(url, **connect_kw) as ws:
+        deadline = time.monotonic() + timeout
+        while (not numbers or numbers[-1] < want) and time.monotonic() < deadline:
+            try:
+                message = json.loads(ws.recv(timeout=1))
+            except TimeoutError:
+                continue
+            kinds.append(message["type"])
+            if message["type"] == "packets":
+                numbers += [r["number"] for r in message["rows"]]
+    return numbers, kinds
+
+
+def test_rest_endpoints(replay_file):
+    with _server(replay_file) as srv:
+        r = httpx.get(f"{srv.url}/health")
+        assert r.status_code == 200 and r.json()["status"] == "ok"
+        time.sleep(1.5)
+        packets = httpx.get(f"{srv.url}/packets", params={"limit": 5}).json()
+        assert len(packets["rows"]) == 5 and packets["rows"][0]["proto"] == "UDP"
+        since = httpx.get(f"{srv.url}/packets", params={"since": 10, "limit": 3}).json()
+        assert [r["number"] for r in since["rows"]] == [11, 12, 13]
+        stats = httpx.get(f"{srv.url}/stats").json()
+        assert stats["decoded"] >= 5 and stats["source"].startswith("file")
+        assert httpx.get(f"{srv.url}/alerts").json() == []
+        assert httpx.get(f"{srv.url}/capture/settings").json()["bpf_filter"] == ""
+        assert httpx.get(f"{srv.url}/interfaces").status_code in (200, 503)
+        assert httpx.get(f"{srv.url}/docs").status_code == 200
+        assert "paths" in httpx.get(f"{srv.url}/openapi.json").json()
+
+
+def test_twenty_clients_each_receive_every_row(replay_file):
+    settings = _settings()
+    cap = netlab.Capture(replay_file, speed=1.0, settings=settings)
+    srv = ServerThread(cap, settings, start_capture=False)  # clients first, then the replay
+    results: dict[int, list[int]] = {}
+    connected = threading.Barrier(21)
+
+    def client(k: int) -> None:
+        with connect(srv.ws_url) as ws:
+            ws.recv(timeout=5)  # settings: connected and registered
+            connected.wait(10)
+            got: list[int] = []
+            deadline = time.monotonic() + 20
+            while len(got) < N and time.monotonic() < deadline:
+                try:
+                    message = json.loads(ws.recv(timeout=1))
+                except TimeoutError:
+                    continue
+                if message["type"] == "packets":
+                    got += [r["number"] for r in message["rows"]]
+            results[k] = got
+
+    with srv:
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(20)]
+        for t in threads:
+            t.start()
+        connected.wait(10)
+        cap.start()
+        for t in threads:
+            t.join(30)
+    assert sorted(results) == list(range(20))
+    for got in results.values():
+        assert got == list(range(1, N + 1))  # every row, in order, once
+
+
+def test_message_kinds_and_batching(replay_file):
+    with _server(replay_file) as srv:
+        start = time.monotonic()
+        numbers, kinds = _collect(srv.ws_url, N)
+        elapsed = time.monotonic() - start
+    assert kinds[:2] == ["settings", "stats"]
+    assert numbers[-1] == N and numbers == list(range(numbers[0], N + 1))
+    packet_messages = kinds.count("packets")
+    assert packet_messages <= elapsed * 5 + 2  # a few per second, however high the rate
+
+
+def test_slow_client_is_dropped_without_affecting_others(tmp_path):
+    path = tmp_path / "fast.pcap"
+    frames = [
+        synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, bytes(1200))))
+        for _ in range(40_000)
+    ]
+    synth.write_pcap(path, frames, step=0.0001)  # 4 s at 10,000 packets/s, ~50 MB of JSON
+    with _server(path) as srv:
+        with connect(srv.ws_url, max_size=None):  # never reads: its socket buffers fill up
+            numbers, _ = _collect(srv.ws_url, 40_000, timeout=40, max_size=None)
+            health = httpx.get(f"{srv.url}/health").json()
+            stats = httpx.get(f"{srv.url}/stats").json()
+    # the reading client got every row from the moment it joined, in order
+    assert numbers[-1] == 40_000 and numbers == list(range(numbers[0], 40_001))
+    assert stats["dropped_netlab"] == 0 and stats["decoded"] == 40_000
+    assert health["clients"] == 1  # the slow one was disconnected
+
+
+def test_settings_change_and_invalid_settings(replay_file):
+    with _server(replay_file) as srv:
+        bad = httpx.post(f"{srv.url}/capture/settings", json={"bpf_filter": "udp and and"})
+        assert bad.status_code == 422 and "syntax error" in bad.json()["detail"]
+        assert httpx.get(f"{srv.url}/capture/settings").json()["bpf_filter"] == ""
+        good = httpx.post(f"{srv.url}/capture/settings", json={"bpf_filter": "udp port 2001"})
+        assert good.status_code == 200 and good.json()["bpf_filter"] == "udp port 2001"
+        schema = httpx.post(f"{srv.url}/capture/settings", json={"bpf_filter": 5})
+        assert schema.status_code == 422
+        big = httpx.post(
+            f"{srv.url}/capture/settings",
+            content=b"x" * 100_000,
+            headers={"content-type": "application/json"},
+        )
+        assert big.status_code == 413
+
+
+def test_token_and_origin(replay_file):
+    with _server(replay_file, server_token="s3cret") as srv:
+        assert httpx.get(f"{srv.url}/stats").status_code == 401
+        assert (
+            httpx.get(f"{srv.url}/stats", headers={"Authorization": "Bearer s3cret"}).status_code
+            == 200
+        )
+        assert httpx.get(f"{srv.url}/stats", params={"token": "s3cret"}).status_code == 200
+        assert httpx.get(f"{srv.url}/stats", params={"token": "wrong"}).status_code == 401
+        with pytest.raises(InvalidStatus) as refused:
+            connect(srv.ws_url)
+        assert refused.value.response.status_code == 403
+        with connect(f"{srv.ws_url}?token=s3cret") as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "settings"
+        with pytest.raises(InvalidStatus):
+            connect(f"{srv.ws_url}?token=s3cret", origin="http://evil.example")
+        with connect(f"{srv.ws_url}?token=s3cret", origin="http://localhost:8866") as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "settings"
+
+
+def test_refuses_to_bind_beyond_loopback_without_a_token(replay_file):
+    cap = netlab.Capture(replay_file, settings=_settings())
+    with pytest.raises(netlab.SettingsError, match="NETLAB_SERVER_TOKEN"):
+        ServerThread(cap, _settings(), host="0.0.0.0")
+
+
+def test_explain_offline_through_the_server(replay_file):
+    with _server(replay_file, ai_mode="offline") as srv:
+        time.sleep(1)
+        by_number = httpx.post(f"{srv.url}/ai/explain", json={"number": 3}).json()
+        assert by_number["source"] == "offline" and "UDP" in by_number["text"]
+        row = httpx.get(f"{srv.url}/packets", params={"limit": 1}).json()["rows"][0]
+        by_row = httpx.post(f"{srv.url}/ai/explain", json={"packet": row})
+        assert by_row.status_code == 200 and "10.0.0.1" in by_row.json()["text"]
+        assert httpx.post(f"{srv.url}/ai/explain", json={}).status_code == 422
+        assert httpx.post(f"{srv.url}/ai/explain", json={"number": 10**9}).status_code == 404
+
+
+def test_remote_source_end_to_end_and_reconnect(replay_file):
+    settings = _settings()
+    srv_capture = netlab.Capture(replay_file, speed=1.0, loop=True, settings=settings)
+    srv = ServerThread(srv_capture, settings, own_capture=False).start()
+    try:
+        remote = netlab.Capture(srv.ws_url, settings=settings)
+        with remote:
+            deadline = time.monotonic() + 10
+            while len(remote.frame) < 50 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(remote.frame) >= 50
+            snap = remote.frame.snapshot()
+            assert (snap["src"] == "10.0.0.1").all() and snap["info"].str.contains("→").all()
+            port = srv.port
+            srv.stop()  # the server goes away ...
+            time.sleep(0.5)
+            before = len(remote.frame)
+            srv = ServerThread(srv_capture, settings, port=port, own_capture=False).start()
+            deadline = time.monotonic() + 15  # ... and comes back: the remote reconnects
+            while len(remote.frame) <= before and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(remote.frame) > before and remote.source.reconnects >= 1
+    finally:
+        srv.stop()
+        srv_capture.close()
+
+
+def test_schemathesis_finds_no_server_errors(replay_file, tmp_path):
+    """Generated requests against /openapi.json: no 5xx, whatever the input."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
+    with _server(replay_file, ai_mode="offline") as srv:
+        out = subprocess.run(
+            [
+                exe,
+                "run",
+                f"{srv.url}/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                "25",
+                "--workers",
+                "1",
+                "--phases",
+                "examples,fuzzing",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            cwd=tmp_path,
+        )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
