@@ -90,6 +90,32 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .voila_app import start, wait_ready
+
+    process = start(args.source, host=args.host, port=args.port, idle=args.idle, cull=args.cull)
+    try:
+        url = wait_ready(args.host, args.port, process)
+        if args.check:
+            import httpx
+
+            page = httpx.get(url, timeout=120)  # runs the notebook once, as a browser would
+            ok = page.status_code == 200 and "netlab" in page.text
+            print(f"netlab dashboard answered at {url}: {'ok' if ok else page.status_code}")
+            return 0 if ok else 1
+        print(f"netlab dashboard: {url}  (Ctrl-C to stop)", flush=True)
+        return process.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except Exception:  # noqa: BLE001 - make sure it goes
+                process.kill()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -127,6 +153,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep a replayed file's own timestamps (default: the replay time)",
     )
     serve.set_defaults(run=_cmd_serve)
+    dash = sub.add_parser("dashboard", help="start the Voilà dashboard and print its URL")
+    dash.add_argument(
+        "--source",
+        help="interface, capture file or ws:// server (default: "
+        "NETLAB_SOURCE, live if permitted, else the demo capture)",
+    )
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8866)
+    dash.add_argument(
+        "--idle",
+        type=float,
+        default=90.0,
+        help="seconds without a browser before a page's capture stops",
+    )
+    dash.add_argument(
+        "--cull",
+        type=float,
+        default=60.0,
+        help="seconds an idle kernel lives before it is shut down",
+    )
+    dash.add_argument(
+        "--check",
+        action="store_true",
+        help="start, load the page once, report and exit (for set-up checks)",
+    )
+    dash.set_defaults(run=_cmd_dashboard)
     config = sub.add_parser("config", help="show the effective settings (secrets hidden)")
     config.set_defaults(run=_cmd_config)
     return parser

@@ -19,3 +19,13 @@ def test_core_imports_no_io_or_ui_libraries():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_notebook_is_the_generated_one():
+    import json
+
+    from conftest import ROOT
+    from netlab.widgets.notebooks import DASHBOARD_CELLS, notebook_json
+
+    on_disk = json.loads((ROOT / "notebooks" / "dashboard.ipynb").read_text())
+    assert on_disk == notebook_json(DASHBOARD_CELLS), "regenerate with netlab.widgets.notebooks"

@@ -5,7 +5,11 @@ from netlab.config import Settings
 
 
 def test_defaults_work_without_environment(monkeypatch, tmp_path):
+    import os
+
     monkeypatch.chdir(tmp_path)
+    for name in [n for n in os.environ if n.startswith(("NETLAB_", "OPENAI_"))]:
+        monkeypatch.delenv(name)
     s = Settings.load()
     assert s.max_rows == 100_000 and s.ai_mode == "auto" and s.server_host == "127.0.0.1"
 
@@ -41,7 +45,6 @@ def test_bad_choice_is_explained(monkeypatch, tmp_path):
 
 def test_env_example_documents_every_setting():
     from conftest import ROOT
-
     from netlab.config import env_example
 
     text = (ROOT / ".env.example").read_text()
@@ -54,7 +57,6 @@ def test_env_example_documents_every_setting():
 
 def test_readme_tables_match_the_code():
     from conftest import ROOT
-
     from netlab.config import settings_markdown
     from netlab.core.schema import markdown_table
 

@@ -133,5 +133,8 @@ def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     for name, dtype in parts[0].dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype):
-            out[name] = union_categoricals([p[name] for p in parts], ignore_order=True)
+            # categories may be object- or str-typed depending on where a part came from
+            cats = [p[name].array for p in parts]
+            cats = [c.rename_categories(c.categories.astype(object)) for c in cats]
+            out[name] = union_categoricals(cats, ignore_order=True)
     return out

@@ -1,0 +1,158 @@
+"""Dashboard: every widget on one capture, a refresher, and a heartbeat from the browser.
+
+Voilà 0.5 leaks a kernel per page view (its shutdown beacon is refused for lack of an XSRF
+token) and a kernel whose threads keep sending widget updates is never culled. So the page
+proves it is open: a hidden Play widget ticks in the browser every few seconds. When the ticks
+stop (tab closed, browser gone), the dashboard stops its capture and refresher; the kernel
+goes idle and the culler `netlab dashboard` configures shuts it down. No XSRF check is relaxed.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import threading
+import time
+from typing import Any
+
+import ipywidgets as w
+
+from ..capture import Capture
+from ..config import Settings
+from .alerts import AlertBanner
+from .controls import CaptureControls
+from .explain import ExplainPanel
+from .refresher import Refresher
+from .sparkline import RateSparkline
+from .table import PacketTable
+
+
+def default_source(settings: Settings | None = None) -> tuple[str, str]:
+    """(source, sentence for the banner): NETLAB_SOURCE, else live if permitted, else the demo."""
+    from ..cli import DEMO_PCAP
+    from ..system import capture_permission, interfaces
+
+    settings = settings or Settings.load()
+    if settings.source:
+        return settings.source, f"Source: {settings.source} (NETLAB_SOURCE)"
+    try:
+        up = [i.name for i in interfaces() if i.up and not i.loopback and i.name != "any"]
+        allowed, why = capture_permission(up[0]) if up else (False, "no interface is up")
+    except Exception as exc:  # noqa: BLE001 - any failure means: show the demo instead
+        allowed, why, up = False, str(exc), []
+    if allowed:
+        return up[0], f"Live capture on {up[0]}"
+    return str(DEMO_PCAP), (
+        "Demo capture replayed in a loop: live capture is not available "
+        f"here ({why.split('. To fix')[0]}). Run scripts/setcap.sh, or set "
+        "NETLAB_SOURCE to a capture file or a ws:// netlab server."
+    )
+
+
+class Dashboard(w.VBox):  # type: ignore[misc]
+    """Controls, alerts, rate sparkline, packet table and explain panel on one capture."""
+
+    def __init__(
+        self,
+        capture: Capture,
+        *,
+        note: str = "",
+        hz: float | None = None,
+        idle_timeout: float | None = None,
+        own_capture: bool = True,
+    ) -> None:
+        self._closed = threading.Event()
+        self.capture = capture
+        self.own_capture = own_capture
+        settings = capture.settings
+        self.idle_timeout = (
+            idle_timeout
+            if idle_timeout is not None
+            else float(os.environ.get("NETLAB_DASHBOARD_IDLE", "90"))
+        )
+        self.table = PacketTable(max_rows=12)
+        self.sparkline = RateSparkline()
+        self.alerts = AlertBanner()
+        self.controls = CaptureControls(capture)
+        self.explain = ExplainPanel(
+            lambda: self.table.selected_row,
+            lambda: capture.alerts[-1] if capture.alerts else None,
+            lambda: capture.frame.snapshot(),
+            settings,
+        )
+        banner = w.HTML(f'<div class="netlab-banner"><b>netlab</b> · {html.escape(note)}</div>')
+        banner.add_class("netlab-source-banner")
+        # The heartbeat: the browser advances this every 2 s while the page is open.
+        self.heartbeat = w.Play(
+            interval=2000,
+            max=10**9,
+            repeat=True,
+            playing=False,  # started by _watch: the timer only starts on a false->true change
+            show_repeat=False,
+            # shown (1 px, invisible): a view that is not displayed runs no timer
+            layout=w.Layout(visibility="hidden", height="1px", width="1px"),
+        )
+        self.heartbeat.observe(self._beat, names="value")
+        self._last_beat = time.monotonic()
+        self._beats = 0
+        self._last_kick = 0.0
+        super().__init__(
+            [
+                banner,
+                self.controls,
+                self.alerts,
+                self.sparkline,
+                self.table,
+                self.explain,
+                self.heartbeat,
+            ]
+        )
+        self.add_class("netlab-dashboard")
+        self.refresher = Refresher(capture, hz=hz or settings.refresh_hz)
+        self.refresher.targets += [
+            self.table.refresh,
+            self.sparkline.refresh,
+            self.alerts.refresh,
+            self.controls.refresh,
+            self._watch,
+        ]
+        if not capture.running:
+            capture.start()
+        self.refresher.start()
+
+    @classmethod
+    def for_source(cls, source: str | None = None, **options: Any) -> Dashboard:
+        """A dashboard on `source` (default: NETLAB_SOURCE, live if permitted, else the demo)."""
+        settings = Settings.load()
+        note = options.pop("note", "")
+        if source is None:
+            source, note = default_source(settings)
+        is_file = os.path.exists(source)
+        capture = Capture(source, speed=1.0, loop=is_file, settings=settings)
+        return cls(capture, note=note or f"Source: {source}", **options)
+
+    def _beat(self, _change: dict[str, Any]) -> None:
+        self._last_beat = time.monotonic()
+        self._beats += 1
+
+    def _watch(self, _update: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_beat > 3 and now - self._last_kick > 3:
+            # (Re)start the browser's timer: the page may have rendered after the last kick.
+            self._last_kick = now
+            self.heartbeat.playing = False
+            self.heartbeat.playing = True
+        if self.idle_timeout and now - self._last_beat > self.idle_timeout:
+            # Nobody has been looking for a while: stop producing updates so the kernel can
+            # go idle and be culled. (Runs in the refresher thread, which then ends.)
+            threading.Thread(target=self.close, name="netlab-dashboard-close", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the refresher and (if it owns it) the capture; idempotent."""
+        closed = getattr(self, "_closed", None)
+        if closed is None or closed.is_set():
+            return
+        closed.set()
+        self.refresher.close()
+        if self.own_capture:
+            self.capture.close()

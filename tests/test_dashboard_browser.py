@@ -1,0 +1,186 @@
+"""The Voilà dashboard in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import synth
+
+from conftest import ROOT
+from netlab import voila_app
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE, CULL = 4, 4  # seconds: a closed page's capture stops, then its kernel is culled
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(
+        "Debian's chromium is not installed (scripts/test installs it as root)",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def burst_pcap(tmp_path_factory) -> Path:
+    """8 s at 40 packets/s, a 2 s burst at 1,500 packets/s, 10 s quiet again (looped)."""
+    rng = np.random.default_rng(1)
+    times = np.sort(np.concatenate([rng.uniform(0, 20, 800), rng.uniform(8, 10, 3000)]))
+    frames = [
+        synth.ether(
+            synth.ipv4(
+                f"10.0.0.{1 + k % 20}",
+                "10.0.1.1",
+                17,
+                synth.udp(
+                    5000 + k % 50, 53 if k % 3 else 9999, synth.dns_query(f"h{k % 30}.example", k)
+                ),
+            )
+        )
+        for k in range(len(times))
+    ]
+    path = tmp_path_factory.mktemp("dash") / "burst.pcap"
+    synth.write_pcap(path, frames, times=(1_767_225_600 + times).tolist())
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def voila(burst_pcap, tmp_path_factory):
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("log") / "voila.log", "wb")  # noqa: SIM115
+    env = {
+        "NETLAB_AI_MODE": "offline",
+        "NETLAB_DETECTORS": "rate",
+        "NETLAB_ANOMALY_MIN_SAMPLES": "3",
+        "NETLAB_ANOMALY_WINDOW": "10",
+    }
+    process = voila_app.start(str(burst_pcap), port=port, idle=IDLE, cull=CULL, env=env, log=log)
+    try:
+        url = voila_app.wait_ready("127.0.0.1", port, process)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())  # offline fonts
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_selector(".netlab-dashboard", state="visible", timeout=120_000)
+    page.wait_for_selector(".netlab-table tbody tr", timeout=30_000)
+    return page
+
+
+def _close(page) -> None:
+    page.goto("about:blank")  # fires unload, as a person leaving would
+    page.close()
+
+
+def _kernels(voila_pid: int) -> list[int]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == voila_pid and b"ipykernel" in cmd:
+            out.append(int(pid))
+    return out
+
+
+def test_dashboard_lives_in_the_browser(voila, browser):
+    url, _ = voila
+    page = _open(browser, url)
+    try:
+        from playwright.sync_api import expect
+
+        for cls in (
+            "netlab-dashboard",
+            "netlab-table",
+            "netlab-sparkline",
+            "netlab-alerts",
+            "netlab-controls",
+            "netlab-explain",
+        ):
+            expect(page.locator(f".{cls}").first).to_be_visible()
+        table0 = page.locator(".netlab-table-html").inner_text()
+        line = page.locator(".netlab-sparkline path.line")
+        line.wait_for(state="attached", timeout=20_000)
+        path0 = line.get_attribute("d")
+        page.wait_for_timeout(2500)
+        assert page.locator(".netlab-table-html").inner_text() != table0  # rows change
+        assert line.get_attribute("d") != path0  # the sparkline moves
+
+        # the burst (8 s into the replay) becomes a visible alert
+        alert = page.locator(".netlab-alerts .netlab-alert").first
+        alert.wait_for(state="visible", timeout=40_000)
+        assert "spike" in alert.inner_text()
+
+        # an invalid filter: the error in place, rows keep arriving
+        page.locator(".netlab-bpf input").fill("udp and and")
+        page.locator("button.netlab-apply").click()
+        expect(page.locator(".netlab-filter-error")).to_contain_text("syntax error")
+        before = page.locator(".netlab-table-html").inner_text()
+        page.wait_for_timeout(2000)
+        assert page.locator(".netlab-table-html").inner_text() != before
+
+        # explain the selected packet, offline
+        page.locator(".netlab-table-picker select").select_option(index=0)
+        page.locator("button.netlab-explain-packet").click()
+        expect(page.locator(".netlab-explain-output")).to_contain_text("UDP", timeout=20_000)
+
+        # still alive after several idle periods: the heartbeat keeps it running
+        page.wait_for_timeout((IDLE + 2) * 1000)
+        before = page.locator(".netlab-table-html").inner_text()
+        page.wait_for_timeout(2000)
+        assert page.locator(".netlab-table-html").inner_text() != before
+        target = ROOT / "docs" / "dashboard.png"
+        if not os.environ.get("NETLAB_UPDATE_SCREENSHOT"):
+            target = Path("/tmp") / "netlab-dashboard.png"
+        page.locator(".netlab-dashboard").screenshot(path=str(target))
+    finally:
+        _close(page)
+
+
+def test_closed_pages_leave_no_kernel_behind(voila, browser):
+    url, process = voila
+    for _ in range(10):
+        _close(_open(browser, url))
+    deadline = time.monotonic() + IDLE + CULL + 30
+    while _kernels(process.pid) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _kernels(process.pid) == [], "kernels of closed pages are still running"
