@@ -352,6 +352,7 @@ def cmd_ws(args: argparse.Namespace) -> None:
                 time.sleep(0.1)
         cpu0, wall0 = _proc_cpu(server.pid), time.monotonic()
         latencies: list[float] = []
+        newest: list[float] = []
         counts = {"messages": 0, "rows": 0, "dropped": 0}
 
         def ts_of(text: str, at: int) -> float:
@@ -375,6 +376,7 @@ def cmd_ws(args: argparse.Namespace) -> None:
                     if text.startswith('{"dropped_messages"'):
                         counts["dropped"] += int(text[20 : text.index(",")])
                     latencies.append(now - ts_of(text, 0))  # the oldest row: the worst case
+                    newest.append(now - ts_of(text, text.rindex('"number":')))
 
         async def main() -> None:
             await asyncio.gather(*(client() for _ in range(args.clients)))
@@ -386,6 +388,7 @@ def cmd_ws(args: argparse.Namespace) -> None:
         server.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
     lat = np.array(latencies) * 1000
+    late = np.array(newest) * 1000
     print(f"{args.clients} clients, replay at {args.rate:,} packets/s for {args.seconds} s\n")
     print(
         "| latency p50 ms | p99 ms | max ms | messages/s (all clients) | rows/client | "
@@ -397,7 +400,11 @@ def cmd_ws(args: argparse.Namespace) -> None:
         f"{counts['messages'] / (args.seconds + 3):,.0f} | {counts['rows'] / args.clients:,.0f} "
         f"| {counts['dropped']} | {cpu:.0%} of a core |"
     )
-    print("\n(latency: capture time of each message's oldest row to its receipt by a client)")
+    print(
+        f"\nnewest row of each message: p50 {np.percentile(late, 50):.0f} ms, "
+        f"p99 {np.percentile(late, 99):.0f} ms"
+    )
+    print("(latency: capture time of a message's oldest / newest row to its receipt by a client)")
 
 
 def _rss_mb() -> float:

@@ -8,10 +8,10 @@ import struct
 import time
 
 import pytest
-from conftest import CORPUS
 from fake_openai import completion
 
 import netlab
+from conftest import CORPUS
 from netlab import ai
 from netlab.cli import DEMO_PCAP
 

@@ -8,9 +8,9 @@ import warnings
 import pandas as pd
 import pytest
 import synth
-from conftest import CORPUS
 
 import netlab
+from conftest import CORPUS
 
 T0 = 1_700_000_000.123456
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import netlab
+from conftest import CORPUS
 from netlab.core.decode import decode_records
 from netlab.core.pcapfile import Records
 
