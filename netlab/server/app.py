@@ -74,7 +74,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broadcaster = Broadcaster(capture, asyncio.get_running_loop(), interval=0.1)
+        broadcaster = Broadcaster(capture, asyncio.get_running_loop(), interval=0.25)
         state["broadcaster"] = broadcaster
         if start_capture and not capture.running:
             await asyncio.to_thread(capture.start)
