@@ -5,6 +5,7 @@
   bench.py capture   live capture on loopback vs tcpdump at rising rates (root or CAP_NET_RAW)
   bench.py soak      10 minutes at 20k packets/s into a 100k-row frame, printing RSS
   bench.py ws        a server replaying 10k packets/s to 50 WebSocket clients: latency, CPU
+  bench.py dashboard the dashboard's widgets fed at 10k packets/s: CPU and main-thread lag
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -407,6 +408,50 @@ def cmd_ws(args: argparse.Namespace) -> None:
     print("(latency: capture time of a message's oldest / newest row to its receipt by a client)")
 
 
+def cmd_dashboard(args: argparse.Namespace) -> None:
+    import resource
+
+    import netlab
+    from netlab.widgets import Dashboard
+
+    workdir = Path(tempfile.mkdtemp(prefix="netlab-bench-dash-"))
+    path = workdir / "dash.pcap"
+    total = args.rate * args.seconds
+    n = synth.write_pcap(path, synth.mixed_frames(total), step=1 / args.rate)
+    cap = netlab.Capture(path, speed=1.0, settings=netlab.Settings.load(env_file=None))
+    dash = Dashboard(cap, idle_timeout=0)  # no browser here: keep refreshing
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.monotonic()
+    lags = []
+    while time.monotonic() - start < args.seconds:
+        t = time.monotonic()
+        time.sleep(0.01)  # what a notebook cell waiting on the main thread sees
+        lags.append(time.monotonic() - t - 0.01)
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.monotonic() - start
+    stats = cap.stats
+    dash.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime + cpu1.ru_stime - cpu0.ru_stime) / wall
+    import numpy as np
+
+    lag = np.array(lags) * 1000
+    print(
+        f"dashboard fed by a {args.rate:,} packets/s replay for {args.seconds} s "
+        f"({n:,} packets, refresher at {cap.settings.refresh_hz:g} Hz)\n"
+    )
+    print(
+        "| process CPU | main-thread lag p50 | p99 | max | refreshes | refresher errors | decoded |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {cpu:.0%} of a core | {np.percentile(lag, 50):.1f} ms | "
+        f"{np.percentile(lag, 99):.1f} ms "
+        f"| {lag.max():.1f} ms | {dash.refresher.ticks} | {len(dash.refresher.errors)} | "
+        f"{stats.decoded:,} |"
+    )
+
+
 def _rss_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -444,6 +489,10 @@ def main() -> None:
     ws.add_argument("--seconds", type=int, default=10)
     ws.add_argument("--clients", type=int, default=50)
     ws.set_defaults(run=cmd_ws)
+    dash = sub.add_parser("dashboard", help="dashboard widgets at a high packet rate")
+    dash.add_argument("--rate", type=int, default=10_000)
+    dash.add_argument("--seconds", type=int, default=20)
+    dash.set_defaults(run=cmd_dashboard)
     args = parser.parse_args()
     args.run(args)
 

@@ -122,7 +122,7 @@ def _kernels(voila_pid: int) -> list[int]:
     return out
 
 
-def test_dashboard_lives_in_the_browser(voila, browser):
+def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
     url, _ = voila
     page = _open(browser, url)
     try:
@@ -170,7 +170,7 @@ def test_dashboard_lives_in_the_browser(voila, browser):
         assert page.locator(".netlab-table-html").inner_text() != before
         target = ROOT / "docs" / "dashboard.png"
         if not os.environ.get("NETLAB_UPDATE_SCREENSHOT"):
-            target = Path("/tmp") / "netlab-dashboard.png"
+            target = tmp_path / "dashboard.png"
         page.locator(".netlab-dashboard").screenshot(path=str(target))
     finally:
         _close(page)

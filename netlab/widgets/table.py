@@ -41,9 +41,7 @@ class PacketTable(w.VBox):  # type: ignore[misc]
         )
         self.search.add_class("netlab-table-search")
         self.only_alerts = w.Checkbox(description="only rows in alert windows", indent=False)
-        self.columns = w.SelectMultiple(
-            options=list(COLUMN_NAMES), value=list(columns), rows=4, description="Columns"
-        )
+        self.columns = w.SelectMultiple(options=list(COLUMN_NAMES), value=list(columns), rows=8)
         self.html = w.HTML()
         self.html.add_class("netlab-table-html")
         self.picker = w.Select(options=[], rows=6, layout=w.Layout(width="100%"))
@@ -51,9 +49,13 @@ class PacketTable(w.VBox):  # type: ignore[misc]
         for control in (self.proto, self.search, self.only_alerts, self.columns):
             control.observe(lambda _change: self.render(), names="value")
         self.picker.observe(self._picked, names="value")
+        self.columns.add_class("netlab-table-columns")
+        options = w.Accordion([self.columns], titles=("Columns",))
+        options.selected_index = None
         super().__init__(
             [
                 w.HBox([self.proto, self.search, self.only_alerts]),
+                options,
                 self.html,
                 w.HTML("<b>Select a packet</b> (to explain it):"),
                 self.picker,
