@@ -33,6 +33,7 @@ from .sources.libpcap import Interface
 from .sources.live import LiveSource
 from .sources.pcapreader import iter_pcap, read_pcap
 from .sources.replay import FileSource
+from .sources.writer import PcapWriter, write_frame
 from .system import capture_permission, interfaces, validate_bpf
 
 __version__ = "0.1.0"
@@ -55,12 +56,14 @@ __all__ = [
     "Chunk",
     "FileSource",
     "Interface",
+    "PcapWriter",
     "LiveSource",
     "Source",
     "Subscription",
     "capture_permission",
     "interfaces",
     "validate_bpf",
+    "write_frame",
     "CaptureError",
     "CaptureFileError",
     "CapturePermissionError",

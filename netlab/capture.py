@@ -324,6 +324,7 @@ class Capture:
         self._next_number = 1
         self._errors: list[str] = []
         self._closed = False
+        self._raw_sinks: list[Callable[[Chunk], object]] = []
         self.detectors: list[Detector] = default_detectors(self.settings)
         self.alerts: deque[Alert] = deque(maxlen=self.settings.alert_history)
         self._alert_callbacks: list[Callable[[Alert], object]] = []
@@ -441,6 +442,11 @@ class Capture:
                 self._finished.set()
                 return
             chunk, ended = self._coalesce(chunk)
+            for sink in list(self._raw_sinks):
+                try:
+                    sink(chunk)
+                except Exception as exc:  # noqa: BLE001 - a full disk must not stop the capture
+                    self._error(f"writing frames: {type(exc).__name__}: {exc}")
             try:
                 batch = self._decode(chunk)
             except Exception as exc:  # noqa: BLE001 - a decoder bug must not end the capture
@@ -519,6 +525,21 @@ class Capture:
                 callback(alert)
             except Exception as exc:  # noqa: BLE001 - a broken listener must not stop detection
                 self._error(f"alert callback: {type(exc).__name__}: {exc}")
+
+    def record(self, path: str | os.PathLike[str]) -> Callable[[], None]:
+        """Also write every frame read to a .pcap or .pcapng file (like dumpcap -w), from the
+        decoder thread; returns a function that stops recording and closes the file."""
+        from .sources.writer import PcapWriter
+
+        writer = PcapWriter(path)
+        self._raw_sinks.append(writer.write)
+
+        def stop() -> None:
+            if writer.write in self._raw_sinks:
+                self._raw_sinks.remove(writer.write)
+            writer.close()
+
+        return stop
 
     def on_alert(self, callback: Callable[[Alert], object]) -> Callable[[], None]:
         """Call `callback(alert)` for every new alert; returns a function that unregisters it."""

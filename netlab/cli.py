@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import NetlabError
 
@@ -116,6 +117,95 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
                 process.kill()
 
 
+def _cmd_capture(args: argparse.Namespace) -> int:
+    import time
+
+    from tqdm import tqdm
+
+    from .capture import Capture
+    from .config import Settings
+    from .sources.writer import PcapWriter, RowWriter
+
+    if bool(args.interface) == bool(args.read):
+        print("netlab: give either -i INTERFACE or -r FILE", file=sys.stderr)
+        return 2
+    settings = Settings.load(detectors="")
+    source = args.interface or args.read
+    cap = Capture(source, bpf=args.filter or "", speed=None, settings=settings)
+    left = {"frames": args.count, "rows": args.count}
+    raw: PcapWriter | None = None
+    rows: RowWriter | None = None
+    if args.write:
+        suffix = Path(args.write).suffix.lower()
+        if suffix in (".pcap", ".pcapng"):
+            raw = PcapWriter(args.write)
+
+            def record(chunk: Any) -> None:
+                assert raw is not None
+                if left["frames"] is None:
+                    raw.write(chunk)
+                elif left["frames"] > 0:
+                    raw.write(chunk, limit=left["frames"])
+                    left["frames"] = max(0, left["frames"] - len(chunk))
+
+            cap._raw_sinks.append(record)
+        else:
+            rows = RowWriter(args.write)  # refuses other extensions with a clear error
+    printed = {"n": 0}
+
+    def on_rows(batch: Any) -> None:
+        if left["rows"] is not None:
+            batch = batch.iloc[: left["rows"]]
+            left["rows"] -= len(batch)
+        if rows is not None:
+            rows.write(batch)
+        elif raw is None:
+            for r in batch.itertuples():
+                tqdm.write(
+                    f"{r.number:>8} {r.ts:%H:%M:%S.%f} {r.src or ''} → {r.dst or ''} "
+                    f"{r.proto or ''} {r.info}"
+                )
+        printed["n"] += len(batch)
+
+    cap.subscribe(on_rows, maxsize=100_000)
+    started = time.monotonic()
+    bar = tqdm(total=args.count, unit=" pkt", disable=args.quiet, dynamic_ncols=True)
+    try:
+        cap.start()
+        while True:
+            time.sleep(0.2)
+            s = cap.stats
+            bar.n = min(s.decoded, args.count or s.decoded)
+            bar.set_postfix_str(
+                f"{s.packets_per_second:,.0f} pkt/s, {s.dropped_kernel + s.dropped_netlab} dropped"
+            )
+            bar.refresh()
+            if args.count and s.decoded >= args.count:
+                break
+            if args.duration and time.monotonic() - started >= args.duration:
+                break
+            if args.read and cap.wait(0):
+                break
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: stop cleanly, keep what was written
+    finally:
+        cap.close()
+        bar.close()
+        if raw is not None:
+            raw.close()
+        if rows is not None:
+            rows.close()
+    s = cap.stats
+    where = f" to {args.write}" if args.write else ""
+    kept = min(s.decoded, args.count) if args.count else s.decoded
+    print(
+        f"{kept:,} packets{where}; {s.dropped_kernel:,} dropped by the kernel, "
+        f"{s.dropped_netlab:,} by netlab",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -179,6 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="start, load the page once, report and exit (for set-up checks)",
     )
     dash.set_defaults(run=_cmd_dashboard)
+    cap = sub.add_parser("capture", help="capture or read packets, print or write them")
+    cap.add_argument("-i", dest="interface", help="interface to capture on")
+    cap.add_argument("-r", dest="read", help="capture file to read")
+    cap.add_argument("-f", dest="filter", help="BPF capture filter")
+    cap.add_argument("-c", dest="count", type=int, help="stop after COUNT packets")
+    cap.add_argument("-d", dest="duration", type=float, help="stop after DURATION seconds")
+    cap.add_argument("-w", dest="write", help="write to OUT: .pcap, .pcapng, .parquet or .csv")
+    cap.add_argument("-q", dest="quiet", action="store_true", help="no progress bar")
+    cap.set_defaults(run=_cmd_capture)
     config = sub.add_parser("config", help="show the effective settings (secrets hidden)")
     config.set_defaults(run=_cmd_config)
     return parser

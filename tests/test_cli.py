@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -79,3 +81,103 @@ def test_config_hides_secrets():
     assert out.returncode == 0
     assert "OPENAI_API_KEY=(set, hidden)" in out.stdout and "sk-secret-123" not in out.stdout
     assert "NETLAB_MAX_ROWS=" in out.stdout
+
+
+def test_capture_reads_and_writes_every_format(tmp_path):
+    import pandas as pd
+
+    import netlab
+    from netlab.cli import DEMO_PCAP
+
+    whole = netlab.read_pcap(DEMO_PCAP)
+    dns = whole[(whole["dport"] == 53) & (whole["proto"] == "UDP")]
+    for suffix in (".pcap", ".pcapng", ".parquet", ".csv"):
+        out = tmp_path / f"dns{suffix}"
+        done = run("capture", "-r", str(DEMO_PCAP), "-f", "udp dst port 53", "-w", str(out), "-q")
+        assert done.returncode == 0, done.stderr
+        if suffix in (".pcap", ".pcapng"):
+            back = netlab.read_pcap(out)
+        elif suffix == ".parquet":
+            back = pd.read_parquet(out)
+        else:
+            back = pd.read_csv(out)
+        assert len(back) == len(dns), suffix
+        assert back["dns_qname"].astype(str).tolist() == dns["dns_qname"].astype(str).tolist()
+    limited = run("capture", "-r", str(DEMO_PCAP), "-c", "7", "-w", str(tmp_path / "7.pcap"), "-q")
+    assert limited.returncode == 0 and len(netlab.read_pcap(tmp_path / "7.pcap")) == 7
+    printed = run("capture", "-r", str(DEMO_PCAP), "-c", "3", "-q")
+    assert len([line for line in printed.stdout.splitlines() if "→" in line]) == 3
+    wrong = run("capture", "-r", str(DEMO_PCAP), "-w", str(tmp_path / "x.txt"), "-q")
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+
+
+def test_traffic_generator_refuses_other_networks():
+    from conftest import ROOT
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "gen_traffic.py"),
+            "steady",
+            "--host",
+            "10.1.2.3",
+            "--count",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode != 0 and "refusing" in out.stderr
+
+
+@pytest.mark.privileged
+def test_live_capture_of_generated_traffic_and_ctrl_c_keeps_the_file(tmp_path, free_udp_port):
+    import signal
+    import time
+
+    import netlab
+    from conftest import ROOT
+
+    out = tmp_path / "live.pcapng"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netlab",
+            "capture",
+            "-i",
+            "lo",
+            "-f",
+            f"udp dst port {free_udp_port}",
+            "-w",
+            str(out),
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3)  # started and capturing
+    gen = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "gen_traffic.py"),
+            "steady",
+            "--port",
+            str(free_udp_port),
+            "--rate",
+            "2000",
+            "--count",
+            "1000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "1000 packets" in gen.stdout
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "1,000 packets" in err and "Traceback" not in err
+    assert len(netlab.read_pcap(out)) == 1000
