@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from .capture import Capture, CaptureStats, Subscription
+from .capture import Capture, CaptureStats
 from .config import Settings
-from .core.anomaly import (
-    Alert,
+from .core.anomaly import Alert, RateDetector, detect, make_alert
+from .core.detectors import (
     FunctionDetector,
     NewTalkerDetector,
     PortScanDetector,
-    RateDetector,
     SynFloodDetector,
-    detect,
-    make_alert,
 )
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
@@ -34,6 +31,7 @@ from .sources.live import LiveSource
 from .sources.pcapreader import iter_pcap, read_pcap
 from .sources.replay import FileSource
 from .sources.writer import PcapWriter, write_frame
+from .subscription import Subscription
 from .system import capture_permission, interfaces, validate_bpf
 
 __version__ = "0.1.0"

@@ -137,28 +137,27 @@ def _use_openai(settings: Settings, client: Any) -> bool:
     return client is not None or bool(settings.openai_api_key.get_secret_value())
 
 
+def _client_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "api_key": settings.openai_api_key.get_secret_value() or "not-set",
+        "base_url": settings.openai_base_url or None,
+        "timeout": settings.ai_timeout,
+        "max_retries": 0,  # netlab retries itself, inside one deadline
+    }
+
+
 def make_client(settings: Settings) -> Any:
-    """An openai.OpenAI client for the configured endpoint (SDK retries off: netlab retries)."""
+    """An openai.OpenAI client for the configured endpoint."""
     import openai
 
-    return openai.OpenAI(
-        api_key=settings.openai_api_key.get_secret_value() or "not-set",
-        base_url=settings.openai_base_url or None,
-        timeout=settings.ai_timeout,
-        max_retries=0,
-    )
+    return openai.OpenAI(**_client_options(settings))
 
 
 def make_async_client(settings: Settings) -> Any:
     """An openai.AsyncOpenAI client for the configured endpoint."""
     import openai
 
-    return openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value() or "not-set",
-        base_url=settings.openai_base_url or None,
-        timeout=settings.ai_timeout,
-        max_retries=0,
-    )
+    return openai.AsyncOpenAI(**_client_options(settings))
 
 
 def _endpoint(client: Any) -> str:
@@ -218,6 +217,17 @@ def _answer_text(response: Any, client: Any) -> str:
     return text.strip()
 
 
+def _retry_wait(
+    exc: Exception, attempt: int, deadline: float, client: Any, settings: Settings
+) -> float:
+    """Seconds to wait before retry number `attempt`, or raise the user's one-line error."""
+    error, retryable = _classify(exc, client, settings)
+    wait = _retry_after(exc) or 0.25 * 2**attempt
+    if not retryable or attempt > settings.ai_max_retries or wait >= deadline - time.monotonic():
+        raise error from None
+    return wait
+
+
 def _chat(client: Any, messages: list[dict[str, str]], settings: Settings) -> str:
     deadline = time.monotonic() + settings.ai_timeout
     attempt = 0
@@ -236,14 +246,8 @@ def _chat(client: Any, messages: list[dict[str, str]], settings: Settings) -> st
         except ExplainError:
             raise
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes one clear line
-            error, retry = _classify(exc, client, settings)
             attempt += 1
-            wait = _retry_after(exc) or 0.25 * 2**attempt
-            if not retry or attempt > settings.ai_max_retries:
-                raise error from None
-            if wait >= deadline - time.monotonic():
-                raise error from None
-            time.sleep(wait)
+            time.sleep(_retry_wait(exc, attempt, deadline, client, settings))
 
 
 async def _chat_async(client: Any, messages: list[dict[str, str]], settings: Settings) -> str:
@@ -272,16 +276,8 @@ async def _chat_async(client: Any, messages: list[dict[str, str]], settings: Set
                 f"{settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
             ) from None
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes one clear line
-            error, retry = _classify(exc, client, settings)
             attempt += 1
-            wait = _retry_after(exc) or 0.25 * 2**attempt
-            if (
-                not retry
-                or attempt > settings.ai_max_retries
-                or wait >= deadline - time.monotonic()
-            ):
-                raise error from None
-            await asyncio.sleep(wait)
+            await asyncio.sleep(_retry_wait(exc, attempt, deadline, client, settings))
 
 
 def _finish(

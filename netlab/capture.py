@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -22,27 +22,25 @@ import numpy as np
 import pandas as pd
 
 from .config import Settings
-from .core.anomaly import (
-    Alert,
-    Detector,
+from .core.anomaly import Alert, Detector, RateDetector, context_of
+from .core.decode import decode_records
+from .core.detectors import (
     FunctionDetector,
     NewTalkerDetector,
     PortScanDetector,
-    RateDetector,
     SynFloodDetector,
     WindowFunction,
-    context_of,
 )
-from .core.decode import decode_records
 from .core.frame import RollingFrame
 from .core.pcapfile import Records
+from .detection import RecentRows, default_detectors
 from .errors import CaptureError, NetlabError
-from .sources.base import Chunk, Source
+from .sources.base import Chunk, Source, merge_chunks
+from .sources.factory import make_source
 from .sources.live import LiveSource
 from .sources.pcapreader import concat_frames
 from .sources.replay import FileSource
-
-Callback = Callable[[pd.DataFrame], object]
+from .subscription import Callback, Subscription
 
 
 @dataclass(frozen=True)
@@ -68,130 +66,6 @@ class CaptureStats:
         return self.received + self.dropped_kernel
 
 
-class Subscription:
-    """New rows from a capture: through a callback (run in the subscription's own thread) or
-    by iterating. Each subscription has its own bounded queue: when it falls behind, its
-    oldest batches are dropped and counted in `dropped`; nobody else waits for it."""
-
-    def __init__(
-        self, capture: Capture, callback: Callback | None, maxsize: int, every: float = 0.0
-    ) -> None:
-        self._capture = capture
-        self.callback = callback
-        self.every = every  # with a callback: call at most this often, with the batches merged
-        self._queue: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=maxsize)
-        self.dropped = 0
-        self.errors: list[str] = []
-        self.closed = False
-        self._thread: threading.Thread | None = None
-        if callback is not None:
-            self._thread = threading.Thread(target=self._run, name="netlab-subscriber", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        assert self.callback is not None
-        last = 0.0
-        while True:
-            batch = self._queue.get()
-            if batch is None:
-                return
-            if self.every:
-                time.sleep(max(0.0, last + self.every - time.monotonic()))
-                batch, ended = self._merge_waiting(batch)
-                last = time.monotonic()
-                if ended:
-                    self._queue.put(None)
-            try:
-                self.callback(batch)
-            except Exception as exc:  # noqa: BLE001 - a broken subscriber must not stop capture
-                self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"]
-
-    def _merge_waiting(self, first: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-        parts = [first]
-        ended = False
-        while True:
-            try:
-                nxt = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is None:
-                ended = True
-                break
-            parts.append(nxt)
-        if len(parts) == 1:
-            return first, ended
-        merged = concat_frames(parts)
-        merged.index = pd.Index(np.concatenate([p.index.to_numpy() for p in parts]))
-        return merged, ended
-
-    def _deliver(self, batch: pd.DataFrame) -> None:
-        while not self.closed:
-            try:
-                self._queue.put_nowait(batch)
-                return
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()  # drop the oldest; the newest matters most
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
-
-    def get(self, timeout: float | None = None) -> pd.DataFrame | None:
-        """The next batch of rows, or None on timeout or once the subscription is closed."""
-        try:
-            return self._queue.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def __iter__(self) -> Iterator[pd.DataFrame]:
-        while not self.closed:
-            batch = self.get(timeout=0.2)
-            if batch is not None:
-                yield batch
-
-    def close(self) -> None:
-        """Stop receiving (a callback in progress finishes first); idempotent."""
-        if self.closed:
-            return
-        self.closed = True
-        self._capture._unsubscribe(self)
-        while True:
-            try:
-                self._queue.put_nowait(None)
-                break
-            except queue.Full:
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    pass
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-
-class _RecentRows:
-    """The last few seconds of rows, kept by the detector thread for alert context."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds_ns = int(seconds * 1e9)
-        self.parts: deque[pd.DataFrame] = deque()
-
-    def add(self, batch: pd.DataFrame) -> None:
-        self.parts.append(batch)
-        newest = int(batch["ts"].array.asi8.max()) if len(batch) else 0
-        while (
-            len(self.parts) > 1
-            and int(self.parts[0]["ts"].array.asi8.max()) < newest - self.seconds_ns
-        ):
-            self.parts.popleft()
-
-    def between(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-        if not self.parts:
-            return pd.DataFrame()
-        rows = pd.concat(list(self.parts))
-        ts = rows["ts"]
-        return rows[(ts >= start) & (ts <= end)]
-
-
 _warm = threading.Event()
 
 
@@ -213,75 +87,6 @@ def _warm_up() -> None:
         detector.update(both)
     context_of(both)
     _warm.set()
-
-
-def merge_chunks(chunks: list[Chunk]) -> Chunk:
-    """One chunk holding the frames of several (byte offsets rebased)."""
-    base = 0
-    offsets, caplens, wirelens, stamps, links = [], [], [], [], []
-    for c in chunks:
-        rec = c.records
-        assert rec is not None
-        offsets.append(rec.offset + base)
-        caplens.append(rec.caplen)
-        wirelens.append(rec.wirelen)
-        stamps.append(rec.ts_ns)
-        links.append(rec.linktype)
-        base += len(c.data)
-    records = Records(
-        np.concatenate(offsets),
-        np.concatenate(caplens),
-        np.concatenate(wirelens),
-        np.concatenate(stamps),
-        np.concatenate(links),
-    )
-    return Chunk(data=b"".join(c.data for c in chunks), records=records)
-
-
-def default_detectors(settings: Settings) -> list[Detector]:
-    """The detectors named in NETLAB_DETECTORS, configured from the settings."""
-    made: dict[str, Callable[[], Detector]] = {
-        "rate": lambda: RateDetector(
-            settings.anomaly_window,
-            settings.anomaly_threshold,
-            settings.anomaly_min_samples,
-            settings.anomaly_cooldown,
-            settings.anomaly_direction,
-            settings.anomaly_metric,
-        ),
-        "portscan": lambda: PortScanDetector(settings.portscan_window, settings.portscan_ports),
-        "synflood": lambda: SynFloodDetector(settings.synflood_window, settings.synflood_half_open),
-        "newtalker": lambda: NewTalkerDetector(
-            settings.newtalker_memory, settings.newtalker_learning
-        ),
-    }
-    return [made[name]() for name in settings.detectors.split(",") if name]
-
-
-def make_source(
-    source: str | os.PathLike[str] | Source,
-    bpf: str,
-    settings: Settings,
-    speed: float | None,
-    loop: bool,
-) -> Source:
-    """The source for what the user passed: a source, a file path, a ws:// URL or an interface."""
-    if not isinstance(source, str | os.PathLike):
-        return source
-    text = os.fspath(source)
-    if text.startswith(("ws://", "wss://")):
-        from .sources.remote import RemoteSource
-
-        return RemoteSource(text, bpf, token=settings.server_token.get_secret_value())
-    if os.path.exists(text) or text.endswith((".pcap", ".pcapng", ".cap")):
-        return FileSource(text, bpf, speed=speed, loop=loop)
-    return LiveSource(
-        text,
-        bpf,
-        snaplen=settings.snaplen,
-        buffer_mb=settings.buffer_mb,
-        timeout=settings.batch_interval,
-    )
 
 
 class Capture:
@@ -328,7 +133,7 @@ class Capture:
         self.detectors: list[Detector] = default_detectors(self.settings)
         self.alerts: deque[Alert] = deque(maxlen=self.settings.alert_history)
         self._alert_callbacks: list[Callable[[Alert], object]] = []
-        self._recent = _RecentRows(seconds=5.0)
+        self._recent = RecentRows(seconds=5.0)
         self._detector_sub: Subscription | None = None
 
     # lifecycle -----------------------------------------------------------------------------

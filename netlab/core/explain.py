@@ -14,30 +14,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import names
+from .schema import COLUMN_NAMES
 
-FACT_FIELDS = (
-    "number",
-    "ts",
-    "length",
-    "caplen",
-    "ip_version",
-    "src",
-    "dst",
-    "proto",
-    "sport",
-    "dport",
-    "tcp_flags",
-    "ttl",
-    "vlan",
-    "icmp_type",
-    "icmp_code",
-    "dns_qname",
-    "tls_sni",
-    "http_host",
-    "paylen",
-    "summary",
-    "info",
-)
+# Every column but the link type (which the layers already tell): the schema drives the facts.
+FACT_FIELDS = tuple(name for name in COLUMN_NAMES if name != "linktype")
 SYSTEM_PROMPT = (
     "You are a senior network engineer explaining one captured packet (or one alert) to a "
     "colleague. Answer in Markdown, at most about 150 words: what it is, where it sits in its "

@@ -15,9 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..capture import Capture, Subscription
+from ..capture import Capture
 from ..core.anomaly import Alert
 from ..core.rows import to_rows
+from ..subscription import Subscription
 
 CLIENT_QUEUE = 64  # messages waiting for one client
 MAX_BEHIND = 256  # messages a client may lose in a row before it is disconnected

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from ..core.pcapfile import Records
@@ -53,3 +54,26 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release everything; idempotent."""
+
+
+def merge_chunks(chunks: list[Chunk]) -> Chunk:
+    """One chunk holding the frames of several (byte offsets rebased)."""
+    base = 0
+    offsets, caplens, wirelens, stamps, links = [], [], [], [], []
+    for c in chunks:
+        rec = c.records
+        assert rec is not None
+        offsets.append(rec.offset + base)
+        caplens.append(rec.caplen)
+        wirelens.append(rec.wirelen)
+        stamps.append(rec.ts_ns)
+        links.append(rec.linktype)
+        base += len(c.data)
+    records = Records(
+        np.concatenate(offsets),
+        np.concatenate(caplens),
+        np.concatenate(wirelens),
+        np.concatenate(stamps),
+        np.concatenate(links),
+    )
+    return Chunk(data=b"".join(c.data for c in chunks), records=records)

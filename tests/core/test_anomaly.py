@@ -14,7 +14,8 @@ import synth
 import netlab
 from netlab import PortScanDetector, RateDetector, SynFloodDetector, detect
 from netlab.cli import DEMO_PCAP
-from netlab.core.anomaly import NS, NewTalkerDetector
+from netlab.core.anomaly import NS
+from netlab.core.detectors import NewTalkerDetector
 
 T0 = 1_767_225_600  # whole second
 

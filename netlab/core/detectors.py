@@ -1,0 +1,368 @@
+"""More detectors: port scans, SYN floods, new talkers, and custom functions of recent rows.
+
+Like the rate detector, each is a pure function of the packets' own timestamps.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .anomaly import NS, Alert, _ns, _ts
+
+
+class _Window:
+    """The rows of the last `seconds` seconds (by packet time); joined only when asked for."""
+
+    def __init__(self, seconds: float, max_rows: int = 200_000) -> None:
+        self.seconds_ns = int(seconds * NS)
+        self.max_rows = max_rows
+        self.parts: deque[tuple[int, pd.DataFrame]] = deque()  # (newest ts, rows)
+        self.rows = 0
+
+    def add(self, rows: pd.DataFrame) -> None:
+        if len(rows):
+            self.parts.append((int(rows["ts"].array.asi8.max()), rows))
+            self.rows += len(rows)
+        if not self.parts:
+            return
+        newest = self.parts[-1][0]
+        while self.parts and (
+            self.parts[0][0] < newest - self.seconds_ns
+            or self.rows - len(self.parts[0][1]) >= self.max_rows
+        ):
+            self.rows -= len(self.parts.popleft()[1])
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame()
+        rows = pd.concat([p for _, p in self.parts], ignore_index=True)
+        newest = self.parts[-1][0]
+        recent: pd.DataFrame = rows[rows["ts"].array.asi8 >= newest - self.seconds_ns]
+        return recent
+
+
+def _pairs(rows: pd.DataFrame, a: str, b: str) -> list[tuple[str, int, int]]:
+    """Distinct (a, b) pairs of the rows with the newest time of each: (a, b, ns).
+
+    `a` is read as text and `b` as an integer column."""
+    keys = pd.DataFrame(
+        {"a": rows[a].astype(str), "b": rows[b].astype("int64"), "t": rows["ts"].array.asi8}
+    )
+    last = keys.groupby(["a", "b"], sort=False, as_index=False)["t"].max()
+    return list(zip(last["a"].tolist(), last["b"].tolist(), last["t"].tolist(), strict=True))
+
+
+class PortScanDetector:
+    """One source probing many ports (TCP SYNs, UDP) within `window` seconds.
+
+    Counts are kept per source as {port: last seen}, updated only with each batch's probes,
+    so the cost follows the probes, not the traffic.
+    """
+
+    def __init__(
+        self,
+        window: float = 10.0,
+        min_ports: int = 100,
+        cooldown: float = 60.0,
+        name: str = "portscan",
+    ) -> None:
+        self.name = name
+        self.min_ports = min_ports
+        self.window_ns = int(window * NS)
+        self.cooldown_ns = int(cooldown * NS)
+        self._ports: dict[str, dict[int, int]] = {}
+        self._hosts: dict[str, dict[str, int]] = {}
+        self._first: dict[str, dict[int, int]] = {}
+        self._last_alert: dict[str, int] = {}
+
+    def update(self, batch: pd.DataFrame) -> list[Alert]:
+        """Look for sources touching at least `min_ports` distinct ports."""
+        flags = batch["tcp_flags"].to_numpy(dtype="int64", na_value=-1)
+        syn_only = (flags >= 0) & ((flags & 0x12) == 0x02)
+        udp = (batch["proto"] == "UDP").to_numpy(dtype=bool, na_value=False)
+        probes = batch[(syn_only | udp) & batch["dport"].notna().to_numpy()]
+        if probes.empty:
+            return []
+        touched: set[str] = set()
+        for src, port, t in _pairs(probes, "src", "dport"):
+            ports = self._ports.setdefault(src, {})
+            if port not in ports:
+                self._first.setdefault(src, {})[port] = t
+            ports[port] = t
+            touched.add(src)
+        seen_hosts = (
+            pd.DataFrame(
+                {
+                    "src": probes["src"].astype(str),
+                    "dst": probes["dst"].astype(str),
+                    "t": probes["ts"].array.asi8,
+                }
+            )
+            .groupby(["src", "dst"], sort=False, as_index=False)["t"]
+            .max()
+        )
+        for src, dst, t in zip(
+            seen_hosts["src"].tolist(),
+            seen_hosts["dst"].tolist(),
+            seen_hosts["t"].tolist(),
+            strict=True,
+        ):
+            self._hosts.setdefault(src, {})[dst] = t
+        alerts = []
+        for src in touched:
+            newest = max(self._ports[src].values())
+            cutoff = newest - self.window_ns
+            ports = {p: t for p, t in self._ports[src].items() if t >= cutoff}
+            self._ports[src] = ports
+            self._first[src] = {p: t for p, t in self._first[src].items() if p in ports}
+            hosts = {h: t for h, t in self._hosts.get(src, {}).items() if t >= cutoff}
+            self._hosts[src] = hosts
+            if len(ports) < self.min_ports:
+                continue
+            if newest - self._last_alert.get(src, -(1 << 62)) < self.cooldown_ns:
+                continue
+            self._last_alert[src] = newest
+            first = min(self._first[src].values())
+            targets = sorted(hosts, key=hosts.__getitem__, reverse=True)[:3]
+            message = (
+                f"Port scan from {src}: {len(ports)} ports on {len(hosts)} host(s) in "
+                f"{(newest - first) / NS:.1f} s (targets: {', '.join(targets)})"
+            )
+            alerts.append(
+                Alert(
+                    time=_ts(first),
+                    detector=self.name,
+                    metric="distinct_ports",
+                    value=float(len(ports)),
+                    mean=float("nan"),
+                    std=float("nan"),
+                    z=float("nan"),
+                    severity="critical" if len(ports) >= 10 * self.min_ports else "warning",
+                    message=message,
+                    window_start=_ts(first),
+                    window_end=_ts(newest),
+                    context={"source": src, "ports": len(ports), "hosts": len(hosts)},
+                )
+            )
+        return alerts
+
+
+class SynFloodDetector:
+    """Many TCP connections to one service that are opened (SYN) but never completed (ACK).
+
+    Per destination service it remembers, for `window` seconds, the client endpoints that sent
+    a SYN and whether they later sent an ACK; only SYN and ACK rows of each batch are looked at.
+    """
+
+    def __init__(
+        self,
+        window: float = 10.0,
+        min_half_open: int = 200,
+        ratio: float = 0.8,
+        cooldown: float = 60.0,
+        name: str = "synflood",
+    ) -> None:
+        self.name = name
+        self.min_half_open, self.ratio = min_half_open, ratio
+        self.window_ns = int(window * NS)
+        self.cooldown_ns = int(cooldown * NS)
+        # service -> client endpoint -> [first SYN time, completed?]
+        self._conns: dict[tuple[str, int], dict[tuple[str, int], list[int]]] = {}
+        self._last_alert: dict[tuple[str, int], int] = {}
+
+    def update(self, batch: pd.DataFrame) -> list[Alert]:
+        """Count half-open connections per destination service."""
+        flags = batch["tcp_flags"].to_numpy(dtype="int64", na_value=-1)
+        syn = batch[(flags >= 0) & ((flags & 0x12) == 0x02)]
+        if len(syn):
+            keys = pd.DataFrame(
+                {
+                    "dst": syn["dst"].astype(str),
+                    "dport": syn["dport"].astype("int64"),
+                    "src": syn["src"].astype(str),
+                    "sport": syn["sport"].astype("int64"),
+                    "t": syn["ts"].array.asi8,
+                }
+            )
+            for dst, dport, src, sport, t in keys.itertuples(index=False):
+                self._conns.setdefault((dst, dport), {}).setdefault((src, sport), [t, 0])
+        if not self._conns:
+            return []
+        ack = batch[(flags >= 0) & ((flags & 0x16) == 0x10)]
+        if len(ack):
+            for dst, dport, src, sport in zip(
+                ack["dst"].astype(str),
+                ack["dport"].astype("int64"),
+                ack["src"].astype(str),
+                ack["sport"].astype("int64"),
+                strict=True,
+            ):
+                conn = self._conns.get((dst, dport), {}).get((src, sport))
+                if conn is not None:
+                    conn[1] = 1
+        if not len(syn):
+            return []
+        newest = int(batch["ts"].array.asi8.max())
+        alerts = []
+        for service in {
+            (d, p)
+            for d, p in zip(syn["dst"].astype(str), syn["dport"].astype("int64"), strict=True)
+        }:
+            conns = {
+                k: v for k, v in self._conns[service].items() if v[0] >= newest - self.window_ns
+            }
+            self._conns[service] = conns
+            half_open = sum(1 for v in conns.values() if not v[1])
+            if half_open < self.min_half_open or half_open < self.ratio * len(conns):
+                continue
+            if newest - self._last_alert.get(service, -(1 << 62)) < self.cooldown_ns:
+                continue
+            self._last_alert[service] = newest
+            sources = len({src for src, _ in conns})
+            start = min(v[0] for v in conns.values())
+            message = (
+                f"SYN flood on {service[0]}:{service[1]}: {half_open} of {len(conns)} "
+                f"connections never completed, from {sources} source(s)"
+            )
+            alerts.append(
+                Alert(
+                    time=_ts(start),
+                    detector=self.name,
+                    metric="half_open_connections",
+                    value=float(half_open),
+                    mean=float("nan"),
+                    std=float("nan"),
+                    z=float("nan"),
+                    severity="critical",
+                    message=message,
+                    window_start=_ts(start),
+                    window_end=_ts(newest),
+                    context={"target": f"{service[0]}:{service[1]}", "sources": sources},
+                )
+            )
+        return alerts
+
+
+class NewTalkerDetector:
+    """An address not seen in the last `memory` seconds (after `learning` seconds of quiet)."""
+
+    def __init__(
+        self,
+        memory: float = 3600.0,
+        learning: float = 300.0,
+        max_addresses: int = 100_000,
+        name: str = "newtalker",
+    ) -> None:
+        self.name = name
+        self.memory_ns, self.learning_ns = int(memory * NS), int(learning * NS)
+        self.max_addresses = max_addresses
+        self._seen: dict[str, int] = {}
+        self._start: int | None = None
+
+    def update(self, batch: pd.DataFrame) -> list[Alert]:
+        """Alert once per address that appears after the learning period."""
+        rows = batch[batch["src"].notna().to_numpy()]
+        if rows.empty:
+            return []
+        firsts = rows.groupby("src", observed=True)["ts"].min()
+        alerts = []
+        for addr, first in firsts.items():
+            t = int(first.value)
+            if self._start is None:
+                self._start = t
+            key = str(addr)
+            last = self._seen.get(key)
+            if (last is None or t - last > self.memory_ns) and t - self._start >= self.learning_ns:
+                alerts.append(
+                    Alert(
+                        time=first,
+                        detector=self.name,
+                        metric="new_address",
+                        value=1.0,
+                        mean=float("nan"),
+                        std=float("nan"),
+                        z=float("nan"),
+                        severity="info",
+                        message=f"New talker {key}: not seen in the last "
+                        f"{self.memory_ns // NS // 60} minutes",
+                        window_start=first,
+                        window_end=first,
+                        context={"address": key},
+                    )
+                )
+        newest = rows["ts"].array.asi8.max()
+        for addr, last in rows.groupby("src", observed=True)["ts"].max().items():
+            self._seen[str(addr)] = int(last.value)
+        if len(self._seen) > self.max_addresses:
+            cutoff = newest - self.memory_ns
+            self._seen = {a: t for a, t in self._seen.items() if t >= cutoff}
+        return alerts
+
+
+WindowFunction = Callable[[pd.DataFrame], "Alert | Iterable[Alert] | None"]
+
+
+class FunctionDetector:
+    """A custom detector from a function of the last `window` seconds of rows.
+
+    The function is called every `every` seconds of packet time (and at the end of each batch)
+    with a DataFrame of the recent rows, and returns an Alert, a list of them, or None. After an
+    alert it is not asked again for `cooldown` seconds (default: the window).
+    """
+
+    def __init__(
+        self,
+        fn: WindowFunction,
+        window: float = 10.0,
+        every: float = 1.0,
+        name: str | None = None,
+        cooldown: float | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name: str = name or str(getattr(fn, "__name__", "custom"))
+        self.every_ns = int(every * NS)
+        self._window = _Window(window)
+        self._next: int | None = None
+        self.cooldown_ns = int((window if cooldown is None else cooldown) * NS)
+        self._last_alert: int | None = None
+
+    def update(self, batch: pd.DataFrame) -> list[Alert]:
+        """Call the function every `every` seconds of packet time, also inside a long batch
+        (a file replayed at full speed hands over minutes of packets at once)."""
+        if batch.empty:
+            return []
+        ns = _ns(batch)
+        alerts: list[Alert] = []
+        start = 0
+        while start < len(batch):
+            if self._next is None:
+                self._next = int(ns[start]) + self.every_ns
+            cut = int(np.searchsorted(ns, self._next, side="left"))
+            if cut >= len(batch):
+                self._window.add(batch.iloc[start:])
+                alerts += self._call()  # the batch's end is a point in time too
+                break
+            self._window.add(batch.iloc[start:cut])
+            alerts += self._call()
+            self._next += self.every_ns * max(1, (int(ns[cut]) - self._next) // self.every_ns + 1)
+            start = cut
+        return alerts
+
+    def _call(self) -> list[Alert]:
+        if not self._window.parts:
+            return []
+        now = self._window.parts[-1][0]
+        if self._last_alert is not None and now - self._last_alert < self.cooldown_ns:
+            return []  # the same condition would alert again on every call
+        result = self.fn(self._window.frame())
+        if result is None:
+            return []
+        alerts = [result] if isinstance(result, Alert) else list(result)
+        if alerts:
+            self._last_alert = now
+        return [a if a.detector else replace(a, detector=self.name) for a in alerts]

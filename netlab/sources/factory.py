@@ -1,0 +1,36 @@
+"""The source for what a user passes to Capture: a source object, a path, a URL, an interface."""
+
+from __future__ import annotations
+
+import os
+
+from ..config import Settings
+from .base import Source
+from .live import LiveSource
+from .replay import FileSource
+
+
+def make_source(
+    source: str | os.PathLike[str] | Source,
+    bpf: str,
+    settings: Settings,
+    speed: float | None,
+    loop: bool,
+) -> Source:
+    """The source for what the user passed: a source, a file path, a ws:// URL or an interface."""
+    if not isinstance(source, str | os.PathLike):
+        return source
+    text = os.fspath(source)
+    if text.startswith(("ws://", "wss://")):
+        from .remote import RemoteSource
+
+        return RemoteSource(text, bpf, token=settings.server_token.get_secret_value())
+    if os.path.exists(text) or text.endswith((".pcap", ".pcapng", ".cap")):
+        return FileSource(text, bpf, speed=speed, loop=loop)
+    return LiveSource(
+        text,
+        bpf,
+        snaplen=settings.snaplen,
+        buffer_mb=settings.buffer_mb,
+        timeout=settings.batch_interval,
+    )
