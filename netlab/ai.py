@@ -186,9 +186,7 @@ def _classify(exc: Exception, client: Any, settings: Settings) -> tuple[ExplainE
             "plan's limits"
         ), True
     if isinstance(exc, openai.APITimeoutError):
-        return ExplainError(
-            f"{where} did not answer within {settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
-        ), False
+        return _timed_out(client, settings), False
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
         return ExplainError(
@@ -217,6 +215,12 @@ def _answer_text(response: Any, client: Any) -> str:
     return text.strip()
 
 
+def _timed_out(client: Any, settings: Settings) -> ExplainError:
+    return ExplainError(
+        f"{_endpoint(client)} did not answer within {settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
+    )
+
+
 def _retry_wait(
     exc: Exception, attempt: int, deadline: float, client: Any, settings: Settings
 ) -> float:
@@ -234,10 +238,7 @@ def _chat(client: Any, messages: list[dict[str, str]], settings: Settings) -> st
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ExplainError(
-                f"{_endpoint(client)} did not answer within "
-                f"{settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
-            )
+            raise _timed_out(client, settings)
         try:
             response = client.with_options(
                 timeout=remaining, max_retries=0
@@ -256,10 +257,7 @@ async def _chat_async(client: Any, messages: list[dict[str, str]], settings: Set
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ExplainError(
-                f"{_endpoint(client)} did not answer within "
-                f"{settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
-            )
+            raise _timed_out(client, settings)
         try:
             response = await asyncio.wait_for(
                 client.with_options(timeout=remaining, max_retries=0).chat.completions.create(
@@ -271,10 +269,7 @@ async def _chat_async(client: Any, messages: list[dict[str, str]], settings: Set
         except ExplainError:
             raise
         except TimeoutError:
-            raise ExplainError(
-                f"{_endpoint(client)} did not answer within "
-                f"{settings.ai_timeout:g} s (NETLAB_AI_TIMEOUT)"
-            ) from None
+            raise _timed_out(client, settings) from None
         except Exception as exc:  # noqa: BLE001 - every SDK failure becomes one clear line
             attempt += 1
             await asyncio.sleep(_retry_wait(exc, attempt, deadline, client, settings))

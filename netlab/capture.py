@@ -40,7 +40,7 @@ from .sources.factory import make_source
 from .sources.live import LiveSource
 from .sources.pcapreader import concat_frames
 from .sources.replay import FileSource
-from .subscription import Callback, Subscription
+from .subscription import Callback, Subscription, drain
 
 
 @dataclass(frozen=True)
@@ -273,17 +273,7 @@ class Capture:
 
     def _coalesce(self, first: Chunk) -> tuple[Chunk, bool]:
         """Merge the chunks already waiting behind `first`: one batch, one fixed cost."""
-        chunks = [first]
-        ended = False
-        while len(chunks) < 256:
-            try:
-                nxt = self._backlog.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is None:
-                ended = True
-                break
-            chunks.append(nxt)
+        chunks, ended = drain(self._backlog, first, limit=256)
         if len(chunks) == 1:
             return first, ended
         if any(c.records is None for c in chunks):

@@ -35,6 +35,21 @@ def put_dropping_oldest(q: queue.Queue[Any], item: Any) -> bool:
                 pass
 
 
+def drain(q: queue.Queue[Any], first: Any, limit: int = 1 << 30) -> tuple[list[Any], bool]:
+    """`first` and what already waits behind it (at most `limit` items), without blocking;
+    True when the end marker (None) was among them."""
+    items = [first]
+    while len(items) < limit:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return items, False
+        if item is None:
+            return items, True
+        items.append(item)
+    return items, False
+
+
 class Subscription:
     """New rows from a capture: through a callback (run in the subscription's own thread) or
     by iterating. Each subscription has its own bounded queue: when it falls behind, its
@@ -74,17 +89,7 @@ class Subscription:
                 self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"]
 
     def _merge_waiting(self, first: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-        parts = [first]
-        ended = False
-        while True:
-            try:
-                nxt = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if nxt is None:
-                ended = True
-                break
-            parts.append(nxt)
+        parts, ended = drain(self._queue, first)
         if len(parts) == 1:
             return first, ended
         merged = concat_frames(parts)
