@@ -299,18 +299,30 @@ def _finish(
     )
 
 
-def explain(packet: Packet, *, settings: Settings | None = None, client: Any = None) -> Explanation:
-    """Explain one packet: a frame row (Series or dict) or raw bytes (optionally with linktype).
-
-    Uses the OpenAI-compatible endpoint in NETLAB_AI_MODE=openai, or in auto mode when a key is
-    set; otherwise (and, in auto mode, when the call fails) netlab's offline explanation.
-    """
+def _begin(
+    packet: Packet, settings: Settings | None, client: Any
+) -> Explanation | tuple[Settings, _Prepared, str, float]:
+    """What both explain() and explain_async() do first: the offline answer when no model is
+    to be asked, else what the model needs (settings, prepared messages, fallback, start)."""
     settings = settings or Settings.load()
     started = time.monotonic()
     prepared = prepare(packet, settings)
     offline = core.offline_explanation(prepared.facts)
     if not _use_openai(settings, client):
         return Explanation(offline, "offline", None, time.monotonic() - started)
+    return settings, prepared, offline, started
+
+
+def explain(packet: Packet, *, settings: Settings | None = None, client: Any = None) -> Explanation:
+    """Explain one packet: a frame row (Series or dict) or raw bytes (optionally with linktype).
+
+    Uses the OpenAI-compatible endpoint in NETLAB_AI_MODE=openai, or in auto mode when a key is
+    set; otherwise (and, in auto mode, when the call fails) netlab's offline explanation.
+    """
+    start = _begin(packet, settings, client)
+    if isinstance(start, Explanation):
+        return start
+    settings, prepared, offline, started = start
     client = client or make_client(settings)
     try:
         result: str | ExplainError = _chat(client, prepared.messages, settings)
@@ -323,12 +335,10 @@ async def explain_async(
     packet: Packet, *, settings: Settings | None = None, client: Any = None
 ) -> Explanation:
     """`explain` for asyncio code (the server): the same answer, without blocking the loop."""
-    settings = settings or Settings.load()
-    started = time.monotonic()
-    prepared = prepare(packet, settings)
-    offline = core.offline_explanation(prepared.facts)
-    if not _use_openai(settings, client):
-        return Explanation(offline, "offline", None, time.monotonic() - started)
+    start = _begin(packet, settings, client)
+    if isinstance(start, Explanation):
+        return start
+    settings, prepared, offline, started = start
     client = client or make_async_client(settings)
     try:
         result: str | ExplainError = await _chat_async(client, prepared.messages, settings)

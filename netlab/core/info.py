@@ -76,6 +76,17 @@ def render_info(df: pd.DataFrame) -> pd.Series:
     rest = ~(app | tcp | udp | icmp)
 
     numbers = _numbers()
+
+    def ports(rows: I64) -> tuple[pa.Array, str, pa.Array]:
+        return (
+            pc.take(numbers, pa.array(sport[rows])),
+            " → ",
+            pc.take(numbers, pa.array(dport[rows])),
+        )
+
+    def length(rows: I64) -> pa.Array:
+        return pc.take(numbers, pa.array(np.clip(paylen[rows], 0, 65535)))
+
     groups: list[tuple[I64, pa.Array]] = []
     if app.any():
         rows = np.flatnonzero(app)
@@ -86,13 +97,11 @@ def render_info(df: pd.DataFrame) -> pd.Series:
             (
                 rows,
                 pc.binary_join_element_wise(
-                    pc.take(numbers, pa.array(sport[rows])),
-                    " → ",
-                    pc.take(numbers, pa.array(dport[rows])),
+                    *ports(rows),
                     " ",
                     pc.take(_flag_texts(), pa.array(flags[rows] & 0xFFF)),
                     " Len=",
-                    pc.take(numbers, pa.array(np.clip(paylen[rows], 0, 65535))),
+                    length(rows),
                     "",
                 ),
             )
@@ -102,14 +111,7 @@ def render_info(df: pd.DataFrame) -> pd.Series:
         groups.append(
             (
                 rows,
-                pc.binary_join_element_wise(
-                    pc.take(numbers, pa.array(sport[rows])),
-                    " → ",
-                    pc.take(numbers, pa.array(dport[rows])),
-                    " Len=",
-                    pc.take(numbers, pa.array(np.clip(paylen[rows], 0, 65535))),
-                    "",
-                ),
+                pc.binary_join_element_wise(*ports(rows), " Len=", length(rows), ""),
             )
         )
     if icmp.any():
