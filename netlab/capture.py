@@ -23,7 +23,8 @@ import pandas as pd
 
 from .config import Settings
 from .core.anomaly import Alert, Detector, RateDetector, context_of
-from .core.decode import decode_records
+from .core.batch import Batch
+from .core.decode import decode_batch
 from .core.detectors import (
     FunctionDetector,
     NewTalkerDetector,
@@ -80,9 +81,9 @@ def _warm_up() -> None:
     zero = np.zeros(1, dtype=np.int64)
     rec = Records(zero, lens, lens, zero, np.ones(1, dtype=np.int32))
     scratch = RollingFrame(2)
-    batch = decode_records(np.frombuffer(frame, dtype=np.uint8), rec)
+    batch = decode_batch(np.frombuffer(frame, dtype=np.uint8), rec)
     scratch.append(batch)
-    both = concat_frames([scratch.snapshot(), batch])
+    both = concat_frames([scratch.snapshot(), batch.to_frame()])
     for detector in (RateDetector(), PortScanDetector(), SynFloodDetector(), NewTalkerDetector()):
         detector.update(both)
     context_of(both)
@@ -259,14 +260,13 @@ class Capture:
                     self._dropped_netlab += len(chunk)
                 self._error(f"decoding {len(chunk)} frames failed: {type(exc).__name__}: {exc}")
                 continue
-            self.frame.append(batch)
+            version = self.frame.append(batch)
             now = time.monotonic()
             with self._lock:
                 self._decoded += len(batch)
-                self._bytes += int(batch["length"].sum())
+                self._bytes += int(batch.values["length"].sum())
                 self._rate.append((now, self._decoded, self._bytes))
-            batch.index = pd.RangeIndex(self.frame.version - len(batch) + 1, self.frame.version + 1)
-            self._offer(batch)
+            self._offer(batch.with_first_version(version - len(batch) + 1))
             if ended:
                 self._finished.set()
                 return
@@ -285,17 +285,17 @@ class Capture:
             return first, ended
         return merge_chunks(chunks), ended
 
-    def _decode(self, chunk: Chunk) -> pd.DataFrame:
+    def _decode(self, chunk: Chunk) -> Batch:
         if chunk.frame is not None:
-            batch = chunk.frame
+            batch = Batch.from_frame(chunk.frame)
         else:
             assert chunk.records is not None
             buf = np.frombuffer(chunk.data, dtype=np.uint8)
-            batch = decode_records(buf, chunk.records, self._next_number)
+            batch = decode_batch(buf, chunk.records, self._next_number)
         self._next_number += len(batch)
         return batch
 
-    def _offer(self, batch: pd.DataFrame) -> None:
+    def _offer(self, batch: Batch) -> None:
         for sub in list(self._subscribers):
             sub._deliver(batch)  # never blocks: a full queue drops its own oldest batch
 
@@ -370,7 +370,18 @@ class Capture:
         """New rows as they are decoded, as DataFrames indexed by row version: `callback(batch)`
         runs in a thread of the subscription's own (with `every`, at most that often, with the
         batches that arrived meanwhile merged), or iterate over the returned subscription."""
-        sub = Subscription(self, callback, maxsize, every)
+        return self._add_subscription(Subscription(self, callback, maxsize, every))
+
+    def subscribe_batches(
+        self, callback: Callable[[Batch], object], *, maxsize: int = 64, every: float = 0.0
+    ) -> Subscription:
+        """As `subscribe`, with the rows as a Batch (no DataFrame is made): for consumers that
+        encode the rows themselves, such as the server."""
+        return self._add_subscription(
+            Subscription(self, None, maxsize, every, batch_callback=callback)
+        )
+
+    def _add_subscription(self, sub: Subscription) -> Subscription:
         with self._lock:
             self._subscribers.append(sub)
         return sub

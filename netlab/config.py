@@ -114,6 +114,18 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed for WebSocket and CORS (ports are ignored)",
     )
 
+    server_ws_interval: float = Field(
+        0.05,
+        ge=0.01,
+        le=5,
+        description="Seconds between packet messages on /ws (rows are merged in between)",
+    )
+    server_ws_compression: bool = Field(
+        False,
+        description="Offer permessage-deflate on /ws: less bandwidth for remote clients, "
+        "but the server compresses every message once per client",
+    )
+
     # dashboard
     refresh_hz: float = Field(2.0, gt=0, le=30, description="Widget refreshes per second")
 

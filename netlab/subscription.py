@@ -8,12 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 
-from .sources.pcapreader import concat_frames
+from .core.batch import Batch, concat_batches
 
 Callback = Callable[[pd.DataFrame], object]
+BatchCallback = Callable[[Batch], object]
 
 
 class _Owner(Protocol):
@@ -50,28 +50,47 @@ def drain(q: queue.Queue[Any], first: Any, limit: int = 1 << 30) -> tuple[list[A
     return items, False
 
 
+def _contiguous_runs(parts: list[Batch]) -> list[list[Batch]]:
+    """`parts` split where row versions jump (batches dropped in between are not papered over)."""
+    runs = [[parts[0]]]
+    for part in parts[1:]:
+        prev = runs[-1][-1]
+        if part.first_version == prev.first_version + len(prev):
+            runs[-1].append(part)
+        else:
+            runs.append([part])
+    return runs
+
+
 class Subscription:
     """New rows from a capture: through a callback (run in the subscription's own thread) or
     by iterating. Each subscription has its own bounded queue: when it falls behind, its
     oldest batches are dropped and counted in `dropped`; nobody else waits for it."""
 
     def __init__(
-        self, capture: _Owner, callback: Callback | None, maxsize: int, every: float = 0.0
+        self,
+        capture: _Owner,
+        callback: Callback | None,
+        maxsize: int,
+        every: float = 0.0,
+        *,
+        batch_callback: BatchCallback | None = None,
     ) -> None:
         self._capture = capture
         self.callback = callback
-        self.every = every  # with a callback: call at most this often, with the batches merged
-        self._queue: queue.Queue[pd.DataFrame | None] = queue.Queue(maxsize=maxsize)
+        # netlab's own consumers (the server) take the rows as a Batch: no DataFrame made
+        self.batch_callback = batch_callback
+        self.every = every  # with a callback: call at most this often (waiting batches merge)
+        self._queue: queue.Queue[Batch | None] = queue.Queue(maxsize=maxsize)
         self.dropped = 0
         self.errors: list[str] = []
         self.closed = False
         self._thread: threading.Thread | None = None
-        if callback is not None:
+        if callback is not None or batch_callback is not None:
             self._thread = threading.Thread(target=self._run, name="netlab-subscriber", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
-        assert self.callback is not None
         last = 0.0
         while True:
             batch = self._queue.get()
@@ -79,33 +98,34 @@ class Subscription:
                 return
             if self.every:
                 time.sleep(max(0.0, last + self.every - time.monotonic()))
-                batch, ended = self._merge_waiting(batch)
-                last = time.monotonic()
-                if ended:
-                    self._queue.put(None)
-            try:
-                self.callback(batch)
-            except Exception as exc:  # noqa: BLE001 - a broken subscriber must not stop capture
-                self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"]
+            # A callback slower than the batches gets what waits merged, rather than losing it.
+            parts, ended = drain(self._queue, batch)
+            last = time.monotonic()
+            if ended:
+                self._queue.put(None)
+            for run in _contiguous_runs(parts):
+                self._call(concat_batches(run))
 
-    def _merge_waiting(self, first: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
-        parts, ended = drain(self._queue, first)
-        if len(parts) == 1:
-            return first, ended
-        merged = concat_frames(parts)
-        merged.index = pd.Index(np.concatenate([p.index.to_numpy() for p in parts]))
-        return merged, ended
+    def _call(self, batch: Batch) -> None:
+        try:
+            if self.batch_callback is not None:
+                self.batch_callback(batch)
+            elif self.callback is not None:
+                self.callback(batch.to_frame())
+        except Exception as exc:  # noqa: BLE001 - a broken subscriber must not stop capture
+            self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"]
 
-    def _deliver(self, batch: pd.DataFrame) -> None:
+    def _deliver(self, batch: Batch) -> None:
         if not self.closed and put_dropping_oldest(self._queue, batch):
             self.dropped += 1
 
     def get(self, timeout: float | None = None) -> pd.DataFrame | None:
         """The next batch of rows, or None on timeout or once the subscription is closed."""
         try:
-            return self._queue.get(timeout=timeout)
+            batch = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
+        return None if batch is None else batch.to_frame()
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         while not self.closed:

@@ -315,6 +315,7 @@ def _proc_cpu(pid: int) -> float:
 
 def cmd_ws(args: argparse.Namespace) -> None:
     import asyncio
+    import gc
     from datetime import datetime
 
     import httpx
@@ -354,6 +355,7 @@ def cmd_ws(args: argparse.Namespace) -> None:
         cpu0, wall0 = _proc_cpu(server.pid), time.monotonic()
         latencies: list[float] = []
         newest: list[float] = []
+        receipts: dict[int, list[float]] = {}
         counts = {"messages": 0, "rows": 0, "dropped": 0}
 
         def ts_of(text: str, at: int) -> float:
@@ -376,12 +378,16 @@ def cmd_ws(args: argparse.Namespace) -> None:
                     counts["rows"] += text.count('"number":')
                     if text.startswith('{"dropped_messages"'):
                         counts["dropped"] += int(text[20 : text.index(",")])
+                    v = int(text[text.index('"version":') + 10 : text.index(',"rows"')])
+                    receipts.setdefault(v, []).append(now)
                     latencies.append(now - ts_of(text, 0))  # the oldest row: the worst case
                     newest.append(now - ts_of(text, text.rindex('"number":')))
 
         async def main() -> None:
             await asyncio.gather(*(client() for _ in range(args.clients)))
 
+        gc.collect()
+        gc.freeze()  # the clients' own collections would count as latency
         asyncio.run(main())
         cpu = (_proc_cpu(server.pid) - cpu0) / (time.monotonic() - wall0)
     finally:
@@ -406,6 +412,13 @@ def cmd_ws(args: argparse.Namespace) -> None:
         f"p99 {np.percentile(late, 99):.0f} ms"
     )
     print("(latency: capture time of a message's oldest / newest row to its receipt by a client)")
+    spread = np.array([max(t) - min(t) for t in receipts.values() if len(t) > 1]) * 1000
+    gaps = np.diff(sorted(min(t) for t in receipts.values())) * 1000
+    print(
+        f"one message reaches all clients within p50 {np.percentile(spread, 50):.0f} ms, "
+        f"p99 {np.percentile(spread, 99):.0f} ms; messages every p50 {np.percentile(gaps, 50):.0f} "
+        f"ms, p99 {np.percentile(gaps, 99):.0f} ms"
+    )
 
 
 def cmd_dashboard(args: argparse.Namespace) -> None:

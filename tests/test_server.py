@@ -110,15 +110,19 @@ def test_twenty_clients_each_receive_every_row(replay_file):
         assert got == list(range(1, N + 1))  # every row, in order, once
 
 
-def test_message_kinds_and_batching(replay_file):
-    with _server(replay_file) as srv:
+@pytest.mark.parametrize("interval", [0.05, 0.25])
+def test_message_kinds_and_batching(replay_file, interval):
+    with _server(replay_file, server_ws_interval=interval) as srv:
         start = time.monotonic()
         numbers, kinds = _collect(srv.ws_url, N)
         elapsed = time.monotonic() - start
     assert kinds[:2] == ["settings", "stats"]
     assert numbers[-1] == N and numbers == list(range(numbers[0], N + 1))
     packet_messages = kinds.count("packets")
-    assert packet_messages <= elapsed * 5 + 2  # a few per second, however high the rate
+    # at most one per interval, however high the packet rate (500/s here, replay batches
+    # every 10 ms), and rows do not wait much longer than the interval either
+    assert packet_messages <= elapsed / interval + 2
+    assert packet_messages >= 1.2 / interval / 2
 
 
 def test_slow_client_is_dropped_without_affecting_others(tmp_path):

@@ -16,11 +16,11 @@ import pandas as pd
 
 from . import appfields, names
 from .appvec import TextGroups, dns_fields, tls_fields
+from .batch import Batch
 from .bytesview import I64, BytesView
-from .info import render_info
 from .linklayer import ET_ARP, ET_IPV4, ET_IPV6, NO_L3, link_layer
 from .pcapfile import Records
-from .schema import COLUMNS, Kind
+from .schema import STORED_COLUMNS, Kind
 
 _IPV6_EXT = (0, 43, 60, 44, 51)
 _TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
@@ -114,6 +114,11 @@ def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> 
 
 def decode_records(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1) -> pd.DataFrame:
     """Decode every frame of `rec` (positions in `buf`) into a typed DataFrame."""
+    return decode_batch(buf, rec, first_number).to_frame()  # indexed from 0
+
+
+def decode_batch(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1) -> Batch:
+    """Decode every frame of `rec` (positions in `buf`) into a batch of stored columns."""
     n = len(rec)
     view = BytesView(buf)
     end = rec.offset + np.minimum(rec.caplen, np.maximum(len(buf) - rec.offset, 0))
@@ -200,8 +205,11 @@ def _ipv4_text(value: int) -> str:
     return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
 
 
-def _addresses(d: Decoded) -> tuple[pd.Categorical, pd.Categorical]:
-    """src and dst as categoricals sharing one set of categories (so src == dst works)."""
+Text = tuple[I64, list[str]]  # codes (-1: missing) into distinct texts
+
+
+def _addresses(d: Decoded) -> tuple[Text, Text]:
+    """src and dst as codes into one shared list of texts."""
     n = len(d.ip_version)
     src = np.full(n, -1, dtype=np.int64)
     dst = np.full(n, -1, dtype=np.int64)
@@ -220,25 +228,20 @@ def _addresses(d: Decoded) -> tuple[pd.Categorical, pd.Categorical]:
         k = len(d.rows6)
         src[d.rows6] = inv6[:k] + base
         dst[d.rows6] = np.where(d.dst6_ok, inv6[k:] + base, -1)
-    return _categorical(src, cats), _categorical(dst, cats)
+    return _distinct(src, cats), _distinct(dst, cats)
 
 
-def _categorical(codes: I64, cats: list[str]) -> pd.Categorical:
-    """A Categorical from codes into `cats`, merging duplicate texts."""
+def _distinct(codes: I64, cats: list[str]) -> Text:
+    """Codes into `cats` with duplicate texts merged."""
     index: dict[str, int] = {}
     remap = np.empty(len(cats) + 1, dtype=np.int64)
     remap[-1] = -1  # code -1 (missing) stays missing
     for k, text in enumerate(cats):
         remap[k] = index.setdefault(text, len(index))
-    return pd.Categorical.from_codes(remap[codes], categories=pd.Index(list(index), dtype=object))
+    return remap[codes], list(index)
 
 
-def _text(n: int, groups: TextGroups) -> pd.Categorical:
-    codes, cats = groups.codes(n)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(cats, dtype=object))
-
-
-def _proto(d: Decoded, et: I64) -> pd.Categorical:
+def _proto(d: Decoded, et: I64) -> Text:
     ip = d.ip_version > 0
     key = np.where(ip, d.tp, np.where(et != NO_L3, 1000 + (et & 0xFFFF), -1))
     key = np.where((et == -2) & ~ip, 999, key)  # LLC
@@ -252,28 +255,28 @@ def _proto(d: Decoded, et: I64) -> pd.Categorical:
         else:
             cats.append(names.proto_name(k))  # -1 never shows: its rows get code -1 below
     codes = np.where(key == -1, -1, inv)
-    return _categorical(codes, cats)
+    return _distinct(codes, cats)
 
 
-def _optional(values: I64, dtype: str) -> pd.arrays.IntegerArray:
+def _optional(values: I64, dtype: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
     mask = values < 0
-    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(dtype), mask)
+    return np.where(mask, 0, values).astype(dtype), mask
 
 
 def _assemble(
     rec: Records, first_number: int, d: Decoded, et: I64, vlan: I64, app: _AppFields
-) -> pd.DataFrame:
+) -> Batch:
     n = len(rec)
     src, dst = _addresses(d)
     ip_version = np.where(d.ip_version > 0, d.ip_version, -1)
-    text = {
+    text: dict[str, Text] = {
         "src": src,
         "dst": dst,
         "proto": _proto(d, et),
-        "dns_qname": _text(n, app.dns),
-        "tls_sni": _text(n, app.sni),
-        "http_host": _text(n, app.host),
-        "summary": _text(n, app.summary),
+        "dns_qname": app.dns.codes(n),
+        "tls_sni": app.sni.codes(n),
+        "http_host": app.host.codes(n),
+        "summary": app.summary.codes(n),
     }
     optional = {
         "ip_version": ip_version,
@@ -288,22 +291,19 @@ def _assemble(
     }
     plain: dict[str, npt.NDArray[Any]] = {
         "number": np.arange(first_number, first_number + n, dtype=np.int64),
+        "ts": rec.ts_ns,
         "length": rec.wirelen,
         "caplen": rec.caplen,
         "linktype": rec.linktype,
     }
-    data: dict[str, object] = {}
-    for col in COLUMNS:
-        if col.kind is Kind.TIME:
-            data[col.name] = pd.DatetimeIndex(rec.ts_ns.view("datetime64[ns]"), tz="UTC")
-        elif col.kind is Kind.TEXT:
-            data[col.name] = text[col.name]
-        elif col.kind is Kind.DERIVED:
-            continue
+    values: dict[str, npt.NDArray[Any]] = {}
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
+    categories: dict[str, list[str]] = {}
+    for col in STORED_COLUMNS:
+        if col.kind is Kind.TEXT:
+            values[col.name], categories[col.name] = text[col.name]
         elif col.kind is Kind.OPT_INT:
-            data[col.name] = _optional(optional[col.name], col.numpy_dtype)
+            values[col.name], masks[col.name] = _optional(optional[col.name], col.numpy_dtype)
         else:
-            data[col.name] = plain[col.name].astype(col.numpy_dtype)
-    df = pd.DataFrame(data, copy=False)
-    df["info"] = render_info(df)
-    return df
+            values[col.name] = plain[col.name].astype(col.numpy_dtype)
+    return Batch(n, values, masks, categories)

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .info import render_info
+from .batch import Batch, empty_batch
 from .schema import STORED_COLUMNS, Column, Kind, empty_frame
 
 I64 = npt.NDArray[np.int64]
@@ -30,11 +30,12 @@ class StringPool:
     def __len__(self) -> int:
         return len(self.strings)
 
-    def codes_for(self, categories: pd.Index) -> npt.NDArray[np.int32]:
-        """The pool code of each category, adding the new ones."""
-        out = np.empty(len(categories), dtype=np.int32)
+    def codes_for(self, texts: list[str]) -> npt.NDArray[np.int32]:
+        """The pool code of each text, adding the new ones; a final -1 for missing values."""
+        out = np.empty(len(texts) + 1, dtype=np.int32)
+        out[-1] = -1
         index, strings = self._index, self.strings
-        for k, text in enumerate(categories.tolist()):
+        for k, text in enumerate(texts):
             code = index.get(text)
             if code is None:
                 code = index[text] = len(strings)
@@ -92,22 +93,25 @@ class RollingFrame:
             total += store.values.nbytes + (store.mask.nbytes if store.mask is not None else 0)
         return total
 
-    def append(self, batch: pd.DataFrame) -> int:
-        """Append decoded rows (a DataFrame from the decoder); return the new version."""
+    def append(self, rows: pd.DataFrame | Batch) -> int:
+        """Append decoded rows (a batch, or a netlab DataFrame); return the new version."""
+        batch = rows if isinstance(rows, Batch) else Batch.from_frame(rows)
         if len(batch) > self.capacity:
-            batch = batch.iloc[len(batch) - self.capacity :]
+            batch = batch.tail(self.capacity)
         m = len(batch)
         if m == 0:
             return self._version
         with self._lock:
-            columns = self._columns_of(batch)
             tail = (self._start + self._count) % self.capacity
             first = min(m, self.capacity - tail)
             for name, store in self._stores.items():
-                values, mask = columns[name]
+                values = batch.values[name]
+                if store.col.kind is Kind.TEXT:
+                    values = self._pool.codes_for(batch.categories[name])[values]
                 store.values[tail : tail + first] = values[:first]
                 store.values[: m - first] = values[first:]
-                if store.mask is not None and mask is not None:
+                if store.mask is not None:
+                    mask = batch.masks[name]
                     store.mask[tail : tail + first] = mask[:first]
                     store.mask[: m - first] = mask[first:]
             overflow = max(0, self._count + m - self.capacity)
@@ -116,41 +120,10 @@ class RollingFrame:
             self._evicted += overflow
             self._version += m
             if self.max_age_ns:
-                self._drop_older_than(int(columns["ts"][0][-1]) - self.max_age_ns)
+                self._drop_older_than(int(batch.values["ts"][-1]) - self.max_age_ns)
             if len(self._pool) > 4 * self.capacity + 4096:
                 self._compact_pool()
             return self._version
-
-    def _columns_of(
-        self, batch: pd.DataFrame
-    ) -> dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.bool_] | None]]:
-        out: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.bool_] | None]] = {}
-        for name, store in self._stores.items():
-            series = batch[name]
-            kind = store.col.kind
-            if kind is Kind.TEXT:
-                cat = series.array
-                assert isinstance(cat, pd.Categorical)
-                codes = np.asarray(cat.codes, dtype=np.int64)
-                # Intern only the categories in use (a sliced frame keeps all of its parent's).
-                inverse, used = pd.factorize(codes)  # -1 (missing) is its own value here
-                mapping = np.full(len(used), -1, dtype=np.int32)
-                present = used >= 0
-                mapping[present] = self._pool.codes_for(cat.categories[used[present]])
-                out[name] = (mapping[inverse], None)
-            elif kind is Kind.TIME:
-                out[name] = (
-                    series.array.asi8
-                    if hasattr(series.array, "asi8")
-                    else series.to_numpy().view(np.int64),
-                    None,
-                )
-            elif kind is Kind.OPT_INT:
-                mask = np.asarray(series.isna().to_numpy(), dtype=bool)
-                out[name] = (series.to_numpy(dtype=store.col.numpy_dtype, na_value=0), mask)
-            else:
-                out[name] = (series.to_numpy(dtype=store.col.numpy_dtype), None)
-        return out
 
     def _ordered(self, count: int) -> I64:
         """Ring indices of the newest `count` rows, oldest first."""
@@ -194,6 +167,11 @@ class RollingFrame:
 
     def snapshot(self, since: int | None = None, last: int | None = None) -> pd.DataFrame:
         """A typed DataFrame copy of the rows (newer than version `since`, at most `last`)."""
+        batch = self.batch(since, last)
+        return batch.to_frame() if len(batch) else empty_frame()
+
+    def batch(self, since: int | None = None, last: int | None = None) -> Batch:
+        """A copy of the rows as a Batch (newer than version `since`, at most `last`)."""
         with self._lock:
             count = self._count
             if since is not None:
@@ -201,42 +179,26 @@ class RollingFrame:
             if last is not None:
                 count = min(count, max(last, 0))
             if count == 0:
-                return empty_frame()
+                return empty_batch()
             idx = self._ordered(count)
+            values: dict[str, npt.NDArray[Any]] = {}
+            masks: dict[str, npt.NDArray[np.bool_]] = {}
+            categories: dict[str, list[str]] = {}
+            for name, store in self._stores.items():
+                values[name] = store.values[idx]
+                if store.mask is not None:
+                    masks[name] = store.mask[idx]
+                if store.col.kind is Kind.TEXT:
+                    values[name], categories[name] = _local_codes(values[name], self._pool)
             first_version = self._version - count + 1
-            gathered: dict[str, tuple[npt.NDArray[Any], npt.NDArray[np.bool_] | None]] = {
-                name: (s.values[idx], s.mask[idx] if s.mask is not None else None)
-                for name, s in self._stores.items()
-            }
-            strings = self._pool.strings
-            text = {
-                name: _categorical(values, strings)
-                for name, (values, _mask) in gathered.items()
-                if self._stores[name].col.kind is Kind.TEXT
-            }
-        data: dict[str, object] = {}
-        for name, (values, mask) in gathered.items():
-            kind = self._stores[name].col.kind
-            if kind is Kind.TEXT:
-                data[name] = text[name]
-            elif kind is Kind.TIME:
-                data[name] = pd.DatetimeIndex(values.view("datetime64[ns]"), tz="UTC")
-            elif kind is Kind.OPT_INT:
-                assert mask is not None
-                data[name] = pd.arrays.IntegerArray(values, mask)
-            else:
-                data[name] = values
-        index = pd.RangeIndex(first_version, first_version + count)
-        df = pd.DataFrame(data, index=index, copy=False)
-        df["info"] = render_info(df)
-        return df
+        return Batch(count, values, masks, categories, first_version)
 
 
-def _categorical(codes: npt.NDArray[Any], strings: list[str]) -> pd.Categorical:
+def _local_codes(codes: npt.NDArray[Any], pool: StringPool) -> tuple[I64, list[str]]:
+    """Pool codes as codes into just the texts they use."""
     # pool code -1 means missing: factorize sees it as a value, mapped back to -1 here
     inverse, used = pd.factorize(codes)
     keep = used >= 0
     remap = np.full(len(used) + 1, -1, dtype=np.int64)
     remap[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
-    cats = [strings[k] for k in used[keep].tolist()]
-    return pd.Categorical.from_codes(remap[inverse], categories=pd.Index(cats, dtype=object))
+    return remap[inverse], [pool.strings[k] for k in used[keep].tolist()]

@@ -6,6 +6,7 @@ and the application summary, and the text is built with pyarrow when a DataFrame
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -36,15 +37,21 @@ def warm_up() -> None:
     _flag_texts()
 
 
-def _ints(df: pd.DataFrame, name: str) -> I64:
-    arr = df[name].array
-    return np.asarray(arr.to_numpy(dtype="int64", na_value=-1), dtype=np.int64)
+def _frame_ints(df: pd.DataFrame) -> Callable[[str], I64]:
+    def ints(name: str) -> I64:
+        arr = df[name].array
+        return np.asarray(arr.to_numpy(dtype="int64", na_value=-1), dtype=np.int64)
+
+    return ints
 
 
-def _text_codes(df: pd.DataFrame, name: str) -> tuple[I64, list[str]]:
-    cat = df[name].array
-    assert isinstance(cat, pd.Categorical)
-    return np.asarray(cat.codes, dtype=np.int64), [str(c) for c in cat.categories]
+def _frame_text(df: pd.DataFrame) -> Callable[[str], tuple[I64, list[str]]]:
+    def text(name: str) -> tuple[I64, list[str]]:
+        cat = df[name].array
+        assert isinstance(cat, pd.Categorical)
+        return np.asarray(cat.codes, dtype=np.int64), [str(c) for c in cat.categories]
+
+    return text
 
 
 def _small_table(keys: I64, render: object) -> pa.Array:
@@ -56,16 +63,28 @@ def _small_table(keys: I64, render: object) -> pa.Array:
 
 def render_info(df: pd.DataFrame) -> pd.Series:
     """Wireshark-like Info text for every row of a netlab frame."""
-    n = len(df)
-    if n == 0:
+    if len(df) == 0:
         return pd.Series(pd.array([], dtype="string[pyarrow]"), index=df.index, name="info")
-    summary_codes, summary_cats = _text_codes(df, "summary")
-    proto_codes, proto_cats = _text_codes(df, "proto")
+    info = render_info_array(len(df), _frame_ints(df), _frame_text(df))
+    return pd.Series(pd.arrays.ArrowStringArray(info), index=df.index, name="info")
+
+
+def render_info_array(
+    n: int,
+    ints: Callable[[str], I64],
+    text: Callable[[str], tuple[I64, list[str]]],
+) -> pa.Array:
+    """Info for `n` rows, from their columns: `ints(name)` gives an integer column (-1 where
+    missing), `text(name)` a text column as codes (-1: missing) and the texts they index."""
+    if n == 0:
+        return pa.array([], type=pa.string())
+    summary_codes, summary_cats = text("summary")
+    proto_codes, proto_cats = text("proto")
     proto_named = np.array(proto_cats + [""], dtype=object)[proto_codes]
-    version = _ints(df, "ip_version")
-    sport, dport = _ints(df, "sport"), _ints(df, "dport")
-    flags, paylen = _ints(df, "tcp_flags"), _ints(df, "paylen")
-    icmp_type, icmp_code = _ints(df, "icmp_type"), _ints(df, "icmp_code")
+    version = ints("ip_version")
+    sport, dport = ints("sport"), ints("dport")
+    flags, paylen = ints("tcp_flags"), ints("paylen")
+    icmp_type, icmp_code = ints("icmp_type"), ints("icmp_code")
     is_tcp = proto_named == "TCP"
     is_udp = proto_named == "UDP"
 
@@ -127,7 +146,7 @@ def render_info(df: pd.DataFrame) -> pd.Series:
         )
     if rest.any():
         rows = np.flatnonzero(rest)
-        linktype = df["linktype"].to_numpy(dtype=np.int64)[rows]
+        linktype = ints("linktype")[rows]
         key = (proto_codes[rows] + 1) << 24 | (np.maximum(version[rows], 0) << 16) | linktype
 
         def other(k: int) -> str:
@@ -144,5 +163,4 @@ def render_info(df: pd.DataFrame) -> pd.Series:
         groups.append((rows, _small_table(key, other)))
     order = np.concatenate([rows for rows, _ in groups])
     values = pa.concat_arrays([arr.cast(pa.string()) for _, arr in groups])
-    result = pc.take(values, pa.array(np.argsort(order, kind="stable")))
-    return pd.Series(pd.arrays.ArrowStringArray(result), index=df.index, name="info")
+    return pc.take(values, pa.array(np.argsort(order, kind="stable")))

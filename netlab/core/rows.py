@@ -2,36 +2,60 @@
 
 from __future__ import annotations
 
+import json
+from json.encoder import encode_basestring_ascii as _quote  # the C encoder json.dumps uses
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .batch import Batch
 from .info import render_info
 from .schema import COLUMNS, Kind
 
 
-def to_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows: times as ISO 8601 (ns), integers, text; missing values as None."""
-    columns: dict[str, list[Any]] = {}
+def rows_json(batch: Batch) -> str:
+    """The rows as a JSON array text: times as ISO 8601 (ns, UTC), integers, text. A missing
+    field is left out of its row (read it as null): most rows have no VLAN, DNS name, ...
+
+    Built from the batch's numpy columns, without pandas: each distinct text is quoted once,
+    each row is one join."""
+    if not len(batch):
+        return "[]"
+    fields: list[list[str | None]] = []
     for col in COLUMNS:
-        if col.name not in df:
-            continue
-        series = df[col.name]
+        key = f'"{col.name}":'
         if col.kind is Kind.TIME:
-            ns = series.array.asi8
-            iso = series.dt.strftime("%Y-%m-%dT%H:%M:%S.").astype(object)
-            values = [
-                None if t is None or pd.isna(t) else f"{t}{n % 1_000_000_000:09d}Z"
-                for t, n in zip(iso.tolist(), ns.tolist(), strict=True)
-            ]
-        elif col.kind in (Kind.INT, Kind.OPT_INT):
-            values = series.astype(object).where(series.notna(), None).tolist()
+            stamps = np.datetime_as_string(batch.values[col.name].view("datetime64[ns]"), "ns")
+            fields.append([None if t == "NaT" else f'{key}"{t}Z"' for t in stamps.tolist()])
+        elif col.kind is Kind.TEXT:
+            codes, texts = batch.text(col.name)
+            table: list[str | None] = [key + _quote(t) for t in texts]
+            table.append(None)  # code -1
+            fields.append([table[c] for c in codes.tolist()])
+        elif col.kind is Kind.DERIVED:
+            fields.append([None if t is None else key + _quote(t) for t in batch.info.to_pylist()])
+        elif col.kind is Kind.OPT_INT:
+            values = batch.values[col.name].tolist()
+            missing = batch.masks[col.name].tolist()
+            fields.append(
+                [None if m else f"{key}{v}" for v, m in zip(values, missing, strict=True)]
+            )
         else:
-            values = series.astype(object).where(series.notna(), None).tolist()
-        columns[col.name] = values
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+            fields.append([f"{key}{v}" for v in batch.values[col.name].tolist()])
+    rows = [
+        "{" + ",".join([f for f in row if f is not None]) + "}" for row in zip(*fields, strict=True)
+    ]
+    return "[" + ",".join(rows) + "]"
+
+
+def to_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows of a netlab frame, every column present (missing values as None)."""
+    names = [c.name for c in COLUMNS]
+    return [
+        {name: row.get(name) for name in names}
+        for row in json.loads(rows_json(Batch.from_frame(df)))
+    ]
 
 
 def from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from ..capture import Capture
 from ..core.anomaly import Alert
-from ..core.rows import to_rows
+from ..core.batch import Batch
+from ..core.rows import rows_json
 from ..subscription import Subscription
 
 CLIENT_QUEUE = 64  # messages waiting for one client
@@ -57,10 +56,15 @@ class Client:
 
 
 class Broadcaster:
-    """Fans a capture's rows, alerts, stats and settings out to WebSocket clients."""
+    """Fans a capture's rows, alerts, stats and settings out to WebSocket clients.
+
+    Each decoded batch is encoded as it arrives (in the subscription's thread, so the cost is
+    spread); the event loop joins what is pending into one message at most every `interval`
+    seconds. A quiet capture's rows go out at once; a busy one's are paced.
+    """
 
     def __init__(
-        self, capture: Capture, loop: asyncio.AbstractEventLoop, interval: float = 0.25
+        self, capture: Capture, loop: asyncio.AbstractEventLoop, interval: float = 0.05
     ) -> None:
         self.capture = capture
         self.loop = loop
@@ -69,10 +73,14 @@ class Broadcaster:
         self._sub: Subscription | None = None
         self._unalert: Callable[[], None] | None = None
         self._interval = interval
+        self._pending: list[str] = []  # encoded rows (JSON array texts without brackets)
+        self._pending_version = 0
+        self._flush_at: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
 
     def start(self) -> None:
-        """Subscribe to the capture (batches merged to a few messages per second)."""
-        self._sub = self.capture.subscribe(self._on_batch, maxsize=256, every=self._interval)
+        """Subscribe to the capture."""
+        self._sub = self.capture.subscribe_batches(self._on_batch, maxsize=256)
         self._unalert = self.capture.on_alert(self._on_alert)
 
     def stop(self) -> None:
@@ -83,17 +91,39 @@ class Broadcaster:
         if self._unalert is not None:
             self._unalert()
             self._unalert = None
+        if self._flush_at is not None:
+            self._flush_at.cancel()
+            self._flush_at = None
         for client in list(self.clients):
             client.disconnect.set()
 
-    def _on_batch(self, batch: pd.DataFrame) -> None:  # runs in the subscription's thread
-        # Missing fields are left out of each row (most rows have no VLAN, DNS name, ...):
-        # clients read an absent field as null. Compact separators; serialised once for all.
-        rows = [{k: v for k, v in row.items() if v is not None} for row in to_rows(batch)]
-        message = {"type": "packets", "version": int(batch.index[-1]), "rows": rows}
-        text = json.dumps(message, separators=(",", ":"))
+    def _on_batch(self, batch: Batch) -> None:  # runs in the subscription's thread
+        if not len(batch):
+            return
+        rows = rows_json(batch)[1:-1]
+        last_version = batch.first_version + len(batch) - 1
+        try:
+            self.loop.call_soon_threadsafe(self._add_rows, rows, last_version)
+        except RuntimeError:
+            pass  # the event loop is closing
+
+    def _add_rows(self, rows: str, version: int) -> None:  # event-loop thread
+        self._pending.append(rows)
+        self._pending_version = version
+        if self._flush_at is None:
+            due = max(self.loop.time(), self._last_flush + self._interval)
+            self._flush_at = self.loop.call_at(due, self._flush)
+
+    def _flush(self) -> None:  # event-loop thread
+        self._flush_at = None
+        self._last_flush = self.loop.time()
+        if not self._pending:
+            return
+        # One text for all clients; missing fields are left out of each row (most rows have
+        # no VLAN, DNS name, ...), and clients read an absent field as null.
+        rows, self._pending = ",".join(self._pending), []
         self.sent_batches += 1
-        self.publish_threadsafe(text)
+        self.publish(f'{{"type":"packets","version":{self._pending_version},"rows":[{rows}]}}')
 
     def _on_alert(self, alert: Alert) -> None:  # runs in the detector thread
         self.publish_threadsafe(json.dumps({"type": "alert", **alert.to_dict()}, default=str))
