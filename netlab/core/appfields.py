@@ -205,7 +205,8 @@ def parse_http_request(payload: bytes) -> HttpRequest | None:
         if not line:
             break
         name, sep, value = line.partition(b":")
-        if sep and name.strip().lower() == b"host":
+        # no whitespace around the name (RFC 9112 5.1); a line starting with it continues the last
+        if sep and name.lower() == b"host":
             host = value.strip().decode("latin-1")
             break
     return HttpRequest(request_line, host)

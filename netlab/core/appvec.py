@@ -7,10 +7,12 @@ numpy. HTTP requests and odd cases fall back to the per-packet parsers in `appfi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -19,6 +21,9 @@ from .bytesview import I64, BytesView
 
 DNS_WINDOW = 160  # bytes of a DNS message looked at: the header and any sane question
 SNI_WINDOW = 256  # longest server name read (RFC 6066 allows 255 bytes)
+HTTP_WINDOW = 256  # bytes of a request read at once; longer heads go to the per-packet parser
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True  # what bytes.strip() strips
 
 
 @cache
@@ -64,6 +69,137 @@ def _windows(view: BytesView, start: I64, length: I64, width: int) -> npt.NDArra
     block = view.block(start, width)
     block[np.arange(width) >= length[:, None]] = 0
     return block
+
+
+def _texts(values: I64, render: Callable[[int], str]) -> pa.Array:
+    """`render` of each value, formatted once per distinct value."""
+    inverse, uniq = pd.factorize(values)
+    return pc.take(pa.array([render(v) for v in uniq.tolist()], type=pa.string()), inverse)
+
+
+def _ipv4(value: int) -> str:
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def _mac(value: int) -> str:
+    return ":".join(f"{b:02x}" for b in value.to_bytes(6, "big"))
+
+
+def arp_fields(view: BytesView, start: I64, length: I64, rows: I64, summaries: TextGroups) -> None:
+    """ARP summaries, as Wireshark words them ("Who has 10.0.0.1? Tell 10.0.0.2")."""
+    if not len(rows):
+        return
+    op = view.u16(start + 6)
+    ipv4_ether = (
+        (length >= 28)
+        & (view.u16(start + 2) == 0x0800)
+        & (view.u8(start + 4) == 6)
+        & (view.u8(start + 5) == 4)
+    )
+    spa, tpa = view.u32(start + 14), view.u32(start + 24)
+    sha = (view.u16(start + 8) << 32) | view.u32(start + 10)
+    request, reply = ipv4_ether & (op == 1), ipv4_ether & (op == 2)
+    gratuitous = request & (spa == tpa)
+    who_has = request & ~gratuitous
+
+    def add(mask: npt.NDArray[np.bool_], *parts: str | Callable[[I64], pa.Array]) -> None:
+        k = np.flatnonzero(mask)
+        if not len(k):
+            return
+        if all(isinstance(p, str) for p in parts):
+            summaries.add(rows[k], pa.array(["".join(map(str, parts))] * len(k)))
+        else:
+            pieces = [p if isinstance(p, str) else p(k) for p in parts]
+            summaries.add(rows[k], pc.binary_join_element_wise(*pieces, ""))
+
+    def ip(values: I64) -> Callable[[I64], pa.Array]:
+        return lambda k: _texts(values[k], _ipv4)
+
+    add(length < 8, "ARP (truncated)")
+    add(gratuitous, "Gratuitous ARP for ", ip(spa), " (Request)")
+    add(who_has, "Who has ", ip(tpa), "? Tell ", ip(spa))
+    add(reply, "", ip(spa), " is at ", lambda k: _texts(sha[k], _mac))
+    add((length >= 8) & ~(request | reply), "ARP opcode ", lambda k: _texts(op[k], str))
+
+
+def _strings(view: BytesView, start: I64, stop: I64) -> pa.Array:
+    """The bytes [start, stop) of each row as strings (callers make sure they are ASCII)."""
+    lengths = np.maximum(stop - start, 0)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    index = np.repeat(start - offsets[:-1], lengths) + np.arange(offsets[-1], dtype=np.int64)
+    data = view.buf.take(index)
+    return pa.StringArray.from_buffers(len(lengths), pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def http_fields(
+    view: BytesView, start: I64, stop: I64, rows: I64, hosts: TextGroups, summaries: TextGroups
+) -> I64:
+    """Request lines and Host headers of HTTP requests whose heads fit in HTTP_WINDOW bytes
+    and are plain (CRLF lines, ASCII); return the rows left for `appfields.parse_http_request`.
+
+    Only the newlines are searched for: a request line ends at the first, the Host header
+    follows one, the head ends at an empty line."""
+    if not len(rows):
+        return rows
+    length = stop - start
+    n, width = len(rows), int(min(HTTP_WINDOW, max(length.max(), 16)))
+    win = np.zeros((n, width + 8), dtype=np.uint8)  # zero padding: reads past a row are 0
+    win[:, :width] = _windows(view, start, length, width)
+    fits = length <= width
+    r, c = np.nonzero(win[:, :width] == 10)  # every newline, by row then position
+    first = np.full(n, -1, dtype=np.int64)
+    uniq_rows, first_at = np.unique(r, return_index=True)
+    first[uniq_rows] = c[first_at]
+    line_end = first - 1  # CRLF; a bare LF goes to the per-packet parser
+    ok = (first >= 10) & (win[np.arange(n), np.maximum(line_end, 0)] == 13)
+    # "METHOD target HTTP/x.y": the request line ends with " HTTP/" and three more bytes
+    tail = win[np.arange(n)[:, None], np.maximum(line_end - 9, 0)[:, None] + np.arange(6)]
+    ok &= (tail == np.frombuffer(b" HTTP/", dtype=np.uint8)).all(axis=1)
+
+    after = r[:, None], c[:, None] + np.arange(1, 6)
+    nxt = win[after]  # the five bytes after each newline
+    blank = (nxt[:, 0] == 10) | ((nxt[:, 0] == 13) & (nxt[:, 1] == 10))
+    lowered = nxt | np.where((nxt >= 65) & (nxt <= 90), 32, 0).astype(np.uint8)
+    is_host = (lowered == np.frombuffer(b"host:", dtype=np.uint8)).all(axis=1)
+    # the head ends at the first empty line; a Host line counts only before it
+    head_end = np.full(n, width + 1, dtype=np.int64)
+    np.minimum.at(head_end, r[blank], c[blank])
+    host_nl = np.full(n, width + 1, dtype=np.int64)
+    h = is_host & (c < head_end[r])
+    np.minimum.at(host_nl, r[h], c[h])
+    has_host = host_nl <= width
+    # a head whose end or Host line was not seen in the window may go on past it
+    ok &= fits | has_host | (head_end <= width)
+    # the Host value runs to the next newline (or the end of a payload that fits)
+    value_end = np.where(fits, length, width + 1)
+    k = np.flatnonzero(h)
+    following = np.minimum(k + 1, len(c) - 1)
+    ends_at = np.where((k + 1 < len(c)) & (r[following] == r[k]), c[following], -1)
+    got = ends_at >= 0
+    np.minimum.at(value_end, r[k[got]], ends_at[got])
+    ok &= ~has_host | (value_end <= width)
+    value_start = host_nl + 6
+    for _ in range(width):  # strip, as bytes.strip() does
+        lead = has_host & (value_start < value_end)
+        lead &= _WHITESPACE[win[np.arange(n), np.minimum(value_start, width)]]
+        trail = has_host & (value_end > value_start)
+        trail &= _WHITESPACE[win[np.arange(n), np.clip(value_end - 1, 0, width)]]
+        if not (lead.any() or trail.any()):
+            break
+        value_start += lead
+        value_end -= trail
+    # latin-1 text is the same as ASCII only below 128: heads with other bytes go one by one
+    ok &= win.max(axis=1) < 128
+    good = np.flatnonzero(ok)
+    summaries.add(rows[good], _strings(view, start[good], start[good] + line_end[good]))
+    named = good[has_host[good]]
+    hosts.add(
+        rows[named],
+        _strings(view, start[named] + value_start[named], start[named] + value_end[named]),
+    )
+    undone: I64 = rows[~ok]
+    return undone
 
 
 def dns_fields(

@@ -43,5 +43,11 @@ class BytesView:
 
     def block(self, pos: I64, width: int) -> npt.NDArray[np.uint8]:
         """`width` consecutive bytes from each position, as an (n, width) array."""
+        last = len(self.buf) - width  # the last position with `width` bytes after it
+        inside = (pos >= 0) & (pos <= last)
+        if inside.all() and last >= 0:
+            # a view whose row i is the `width` bytes at byte i: one row copy per position
+            rows = np.ndarray((last + 1, width), dtype=np.uint8, buffer=self.buf, strides=(1, 1))
+            return rows[pos]
         idx = pos[:, None] + np.arange(width, dtype=np.int64)
         return self.buf.take(idx, mode="clip")

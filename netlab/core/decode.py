@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import appfields, names
-from .appvec import TextGroups, dns_fields, tls_fields
+from .appvec import TextGroups, arp_fields, dns_fields, http_fields, tls_fields
 from .batch import Batch
 from .bytesview import I64, BytesView
 from .linklayer import ET_ARP, ET_IPV4, ET_IPV6, NO_L3, link_layer
@@ -24,6 +24,7 @@ from .schema import STORED_COLUMNS, Kind
 
 _IPV6_EXT = (0, 43, 60, 44, 51)
 _TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
+_HTTP_METHODS = np.array([int.from_bytes(m, "big") for m in appfields.HTTP_METHODS])
 
 
 class Decoded:
@@ -182,9 +183,9 @@ def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I
             sni[i] = name
         summary[i] = "Client Hello" + (f" (SNI={name})" if name else "")
 
-    methods = np.array([int.from_bytes(m, "big") for m in appfields.HTTP_METHODS])
     http = (tcp | (udp & ((d.sport == 1900) | (d.dport == 1900)))) & (plen >= 16)
-    rows = np.flatnonzero(http & np.isin(view.u32(pay), methods))
+    rows = np.flatnonzero(http & np.isin(view.u32(pay), _HTTP_METHODS))
+    rows = http_fields(view, pay[rows], pend[rows], rows, out.host, out.summary)
     host: dict[int, str] = {}
     for i, a, b in zip(rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), strict=True):
         req = appfields.parse_http_request(bytes(raw[a:b]))
@@ -193,8 +194,7 @@ def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I
                 host[i] = req.host
             summary[i] = req.request_line
     rows = np.flatnonzero((et == ET_ARP) & (l3 >= 0))
-    for i, a, b in zip(rows.tolist(), l3[rows].tolist(), end[rows].tolist(), strict=True):
-        summary[i] = appfields.arp_info(bytes(raw[a:b]))
+    arp_fields(view, l3[rows], np.maximum(end[rows] - l3[rows], 0), rows, out.summary)
     out.sni.add_dict(sni)
     out.host.add_dict(host)
     out.summary.add_dict(summary)

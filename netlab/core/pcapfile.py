@@ -111,15 +111,12 @@ class WalkResult:
     problems: list[str] = field(default_factory=list)  # corrupt data, told to the user
 
 
-def _gather_u32(buf: U8, pos: I64, order: str) -> I64:
-    """Unsigned 32-bit integers at byte positions `pos` of `buf`."""
-    b0 = buf[pos].astype(np.int64)
-    b1 = buf[pos + 1].astype(np.int64)
-    b2 = buf[pos + 2].astype(np.int64)
-    b3 = buf[pos + 3].astype(np.int64)
-    if order == "<":
-        return b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
-    return (b0 << 24) | (b1 << 16) | (b2 << 8) | b3
+def _record_headers(buf: U8, pos: I64, order: str) -> npt.NDArray[np.int64]:
+    """The four 32-bit fields of the pcap record headers at `pos`, as an (n, 4) array."""
+    if not len(pos):
+        return np.zeros((0, 4), dtype=np.int64)
+    rows = np.ndarray((len(buf) - 15,), dtype=(order + "u4", 4), buffer=buf, strides=(1,))
+    return rows[pos].astype(np.int64)
 
 
 def walk_pcap(
@@ -165,10 +162,8 @@ def walk_pcap(
         pos = nxt
     buf = np.frombuffer(data, dtype=np.uint8)
     hdr = np.asarray(offsets, dtype=np.int64)
-    sec = _gather_u32(buf, hdr, header.byte_order)
-    frac = _gather_u32(buf, hdr + 4, header.byte_order)
-    cap_arr = _gather_u32(buf, hdr + 8, header.byte_order)
-    wire = _gather_u32(buf, hdr + 12, header.byte_order)
+    fields = _record_headers(buf, hdr, header.byte_order)
+    sec, frac, cap_arr, wire = fields[:, 0], fields[:, 1], fields[:, 2], fields[:, 3]
     swapped = cap_arr > max_cap
     cap_arr, wire = np.where(swapped, wire, cap_arr), np.where(swapped, cap_arr, wire)
     ts = sec * 1_000_000_000 + frac * (1 if header.nanosecond else 1_000)
