@@ -46,17 +46,24 @@ class Decoded:
         self.dst6_ok = np.zeros(0, dtype=bool)
 
 
+def _be(block: npt.NDArray[np.uint8], at: int, width: int) -> I64:
+    """Big-endian integers from `width` bytes at column `at` of each row of `block`."""
+    out = block[:, at].astype(np.int64)
+    for k in range(at + 1, at + width):
+        out = (out << 8) | block[:, k]
+    return out
+
+
 def _ipv4(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I64, I64]:
-    b0 = view.u8(l3)
-    ihl = (b0 & 0x0F) * 4
-    total = view.u16(l3 + 2)
-    frag = view.u16(l3 + 6) & 0x1FFF
+    h = view.block(l3, 20)  # the fixed header, one copy per packet
+    ihl = (h[:, 0] & 0x0F).astype(np.int64) * 4
+    total = _be(h, 2, 2)
     d.ip_version[rows] = 4
-    d.ttl[rows] = view.u8(l3 + 8)
-    d.tp[rows] = view.u8(l3 + 9)
-    d.src4[rows] = view.u32(l3 + 12)
-    d.dst4[rows] = view.u32(l3 + 16)
-    d.fragment[rows] = frag != 0
+    d.ttl[rows] = h[:, 8]
+    d.tp[rows] = h[:, 9]
+    d.src4[rows] = _be(h, 12, 4)
+    d.dst4[rows] = _be(h, 16, 4)
+    d.fragment[rows] = (_be(h, 6, 2) & 0x1FFF) != 0
     # A zero total length is TCP segmentation offload: trust the captured length.
     ip_end = np.where(total > 0, np.minimum(end, l3 + total), end)
     return l3 + ihl, ip_end
@@ -95,21 +102,20 @@ def _ipv6(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I6
 def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> None:
     tp = d.tp[rows]
     live = ~d.fragment[rows]
+    h = view.block(l4, 14)  # ports, and TCP's offset and flags word at 12
     ports = live & np.isin(tp, (_TCP, _UDP, _SCTP)) & (l4 + 4 <= ip_end)
     # UDP needs its whole 8-byte header before tshark shows the ports.
     ports &= (tp != _UDP) | (l4 + 8 <= ip_end)
-    r = rows[ports]
-    d.sport[r] = view.u16(l4[ports])
-    d.dport[r] = view.u16(l4[ports] + 2)
+    d.sport[rows] = np.where(ports, _be(h, 0, 2), -1)
+    d.dport[rows] = np.where(ports, _be(h, 2, 2), -1)
     tcp = live & (tp == _TCP) & (l4 + 14 <= ip_end)
-    word = view.u16(l4[tcp] + 12)
-    d.flags[rows[tcp]] = word & 0x0FFF
-    d.payload[rows[tcp]] = l4[tcp] + (word >> 12) * 4
+    word = _be(h, 12, 2)
+    d.flags[rows] = np.where(tcp, word & 0x0FFF, -1)
     udp = ports & (tp == _UDP)
-    d.payload[rows[udp]] = l4[udp] + 8
+    d.payload[rows] = np.where(tcp, l4 + (word >> 12) * 4, np.where(udp, l4 + 8, -1))
     icmp = live & np.isin(tp, (_ICMP, _ICMP6)) & (l4 + 2 <= ip_end)
-    d.icmp_type[rows[icmp]] = view.u8(l4[icmp])
-    d.icmp_code[rows[icmp]] = view.u8(l4[icmp] + 1)
+    d.icmp_type[rows] = np.where(icmp, h[:, 0].astype(np.int64), -1)
+    d.icmp_code[rows] = np.where(icmp, h[:, 1].astype(np.int64), -1)
     d.payload_end[rows] = ip_end
 
 

@@ -80,13 +80,12 @@ def render_info_array(
         return pa.array([], type=pa.string())
     summary_codes, summary_cats = text("summary")
     proto_codes, proto_cats = text("proto")
-    proto_named = np.array(proto_cats + [""], dtype=object)[proto_codes]
     version = ints("ip_version")
     sport, dport = ints("sport"), ints("dport")
     flags, paylen = ints("tcp_flags"), ints("paylen")
     icmp_type, icmp_code = ints("icmp_type"), ints("icmp_code")
-    is_tcp = proto_named == "TCP"
-    is_udp = proto_named == "UDP"
+    is_tcp = np.isin(proto_codes, [k for k, p in enumerate(proto_cats) if p == "TCP"])
+    is_udp = np.isin(proto_codes, [k for k, p in enumerate(proto_cats) if p == "UDP"])
 
     app = summary_codes >= 0
     tcp = ~app & is_tcp & (flags >= 0) & (sport >= 0)
