@@ -30,7 +30,7 @@ from .sources.libpcap import Interface
 from .sources.live import LiveSource
 from .sources.pcapreader import iter_pcap, read_pcap
 from .sources.replay import FileSource
-from .sources.writer import PcapWriter, write_frame
+from .sources.writer import PcapWriter, write_frame, write_pcap
 from .subscription import Subscription
 from .system import capture_permission, interfaces, validate_bpf
 
@@ -62,6 +62,7 @@ __all__ = [
     "interfaces",
     "validate_bpf",
     "write_frame",
+    "write_pcap",
     "CaptureError",
     "CaptureFileError",
     "CapturePermissionError",

@@ -39,6 +39,7 @@ from .errors import CaptureError, NetlabError
 from .sources.base import Chunk, Source, merge_chunks
 from .sources.factory import make_source
 from .sources.live import LiveSource
+from .sources.packetstore import ATTR, CapturePackets
 from .sources.pcapreader import concat_frames
 from .sources.replay import FileSource
 from .subscription import Callback, Subscription, drain
@@ -110,6 +111,9 @@ class Capture:
             max_age = self.settings.max_age or None
         self.frame = RollingFrame(max_rows or self.settings.max_rows, max_age)
         self._source = make_source(source, bpf, self.settings, speed, loop)
+        # the newest packet bytes, so rows can be written back to pcap (netlab.write_pcap)
+        self.packets = CapturePackets(self.settings.keep_bytes_mb << 20, self._source.description)
+        self.frame.attrs[ATTR] = self.packets
         self._speed, self._loop = speed, loop
         self._backlog: queue.Queue[Chunk | None] = queue.Queue(self.settings.backlog_batches)
         self._subscribers: list[Subscription] = []
@@ -292,6 +296,7 @@ class Capture:
             assert chunk.records is not None
             buf = np.frombuffer(chunk.data, dtype=np.uint8)
             batch = decode_batch(buf, chunk.records, self._next_number)
+            self.packets.add(chunk, self._next_number)
         self._next_number += len(batch)
         return batch
 

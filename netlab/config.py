@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     buffer_mb: int = Field(
         32, gt=0, le=4096, description="Kernel capture buffer (libpcap ring) in MiB"
     )
+    keep_bytes_mb: int = Field(
+        64,
+        ge=0,
+        le=65536,
+        description="MiB of the newest packet bytes a capture keeps, so its rows can be written "
+        "back to pcap (netlab.write_pcap); 0: none",
+    )
     batch_interval: float = Field(
         0.1, gt=0, le=5, description="Seconds between batches handed to the decoder and subscribers"
     )

@@ -71,6 +71,7 @@ class RollingFrame:
         self._count = 0
         self._version = 0  # rows ever appended
         self._evicted = 0  # rows dropped for room or age
+        self.attrs: dict[str, Any] = {}  # put on every snapshot's DataFrame.attrs
 
     def __len__(self) -> int:
         return self._count
@@ -168,7 +169,9 @@ class RollingFrame:
     def snapshot(self, since: int | None = None, last: int | None = None) -> pd.DataFrame:
         """A typed DataFrame copy of the rows (newer than version `since`, at most `last`)."""
         batch = self.batch(since, last)
-        return batch.to_frame() if len(batch) else empty_frame()
+        df = batch.to_frame() if len(batch) else empty_frame()
+        df.attrs.update(self.attrs)
+        return df
 
     def batch(self, since: int | None = None, last: int | None = None) -> Batch:
         """A copy of the rows as a Batch (newer than version `since`, at most `last`)."""

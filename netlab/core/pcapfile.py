@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import repeat
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +94,16 @@ class Records:
 
     def __len__(self) -> int:
         return len(self.offset)
+
+    def take(self, which: slice | npt.NDArray[Any]) -> Records:
+        """The records picked by a slice, a boolean mask or positions."""
+        return Records(
+            self.offset[which],
+            self.caplen[which],
+            self.wirelen[which],
+            self.ts_ns[which],
+            self.linktype[which],
+        )
 
     @staticmethod
     def empty() -> Records:

@@ -8,12 +8,14 @@ import warnings
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..core.decode import decode_records
 from ..core.pcapfile import (
     Format,
     PcapngState,
+    Records,
     WalkResult,
     detect_format,
     parse_pcap_header,
@@ -23,6 +25,7 @@ from ..core.pcapfile import (
 )
 from ..core.schema import empty_frame
 from ..errors import CaptureFileError, NetlabWarning
+from .packetstore import ATTR, FilePackets
 
 CHUNK = 65_536
 
@@ -66,7 +69,7 @@ def _iter_mapped(name: str, mm: mmap.mmap, limit: int | None, chunk: int) -> Ite
                 step = chunk if left is None else min(chunk, left)
                 walk = walk_pcap(mm, pos, header, step, number)
                 if len(walk.records):
-                    yield decode_records(buf, walk.records, number)
+                    yield _decoded(name, buf, walk.records, number)
                     number += len(walk.records)
                     if left is not None:
                         left -= len(walk.records)
@@ -76,7 +79,7 @@ def _iter_mapped(name: str, mm: mmap.mmap, limit: int | None, chunk: int) -> Ite
                     tail, msg = truncated_tail(mm, pos, header)
                     warnings.warn(f"{name}: {msg}", NetlabWarning, stacklevel=3)
                     if len(tail) and (left is None or left > 0):
-                        yield decode_records(buf, tail, number)
+                        yield _decoded(name, buf, tail, number)
                     return
                 if walk.problems or len(walk.records) < step:
                     return
@@ -87,7 +90,7 @@ def _iter_mapped(name: str, mm: mmap.mmap, limit: int | None, chunk: int) -> Ite
                 step = chunk if left is None else min(chunk, left)
                 walk = walk_pcapng(mm, pos, state, step)
                 if len(walk.records):
-                    yield decode_records(buf, walk.records, number)
+                    yield _decoded(name, buf, walk.records, number)
                     number += len(walk.records)
                     if left is not None:
                         left -= len(walk.records)
@@ -107,6 +110,12 @@ def _iter_mapped(name: str, mm: mmap.mmap, limit: int | None, chunk: int) -> Ite
         del buf  # release the exported buffer so the mmap can close
 
 
+def _decoded(name: str, buf: npt.NDArray[np.uint8], records: Records, number: int) -> pd.DataFrame:
+    frame = decode_records(buf, records, number)
+    frame.attrs[ATTR] = FilePackets(name, records.offset, number)  # for write_pcap
+    return frame
+
+
 def _report(name: str, walk: WalkResult) -> None:
     for problem in walk.problems:
         warnings.warn(f"{name}: {problem}", NetlabWarning, stacklevel=4)
@@ -123,7 +132,9 @@ def read_pcap(path: str | os.PathLike[str], *, limit: int | None = None) -> pd.D
         return empty_frame()
     if len(parts) == 1:
         return parts[0]
-    return concat_frames(parts)
+    frame = concat_frames(parts)
+    frame.attrs[ATTR] = FilePackets.combine([p.attrs[ATTR] for p in parts])
+    return frame
 
 
 def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -156,7 +156,7 @@ class FileSource:
         keep = [
             lt in programs and programs[lt].matches(data[o : o + c], w) for o, c, w, lt in fields
         ]
-        return _take(rec, np.asarray(keep, dtype=bool))
+        return rec.take(np.asarray(keep, dtype=bool))
 
     def read(self, timeout: float) -> Chunk | None:
         """Frames that are due; waits at most `timeout` seconds for the next one."""
@@ -193,12 +193,12 @@ class FileSource:
         if n == 0:
             return None
         self._last_emit = now
-        out = _take(rec, slice(0, n))
+        out = rec.take(slice(0, n))
         if self.retime:
             # each frame stamped with the wall-clock time it was due at (one fixed origin)
             wall_ns = self._t0_epoch_ns + ((due[:n] - self._t0_wall) * 1e9).astype(np.int64)
             out = replace(out, ts_ns=wall_ns)
-        rest = _take(rec, slice(n, None))
+        rest = rec.take(slice(n, None))
         self._pending = (data, rest) if len(rest) else None
         self._note_last(out)
         return Chunk(data=data, records=self._filtered(data, out))
@@ -236,7 +236,3 @@ class FileSource:
         if self._fh is not None:
             self._fh.close()  # type: ignore[attr-defined]
             self._fh = None
-
-
-def _take(rec: Records, sl: slice | np.ndarray) -> Records:
-    return Records(rec.offset[sl], rec.caplen[sl], rec.wirelen[sl], rec.ts_ns[sl], rec.linktype[sl])

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import struct
 import threading
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import numpy as np
 import pandas as pd
 
-from ..core.pcapfile import NAT
-from ..errors import NetlabError
+from ..core.pcapfile import NAT, Records
+from ..errors import NetlabError, NetlabWarning
 from .base import Chunk
+from .packetstore import ATTR, FilePackets, PacketStore
 
 
 class PcapWriter:
@@ -45,13 +49,7 @@ class PcapWriter:
         if rec is None:
             return
         if limit is not None:
-            rec = type(rec)(
-                rec.offset[:limit],
-                rec.caplen[:limit],
-                rec.wirelen[:limit],
-                rec.ts_ns[:limit],
-                rec.linktype[:limit],
-            )
+            rec = rec.take(slice(0, limit))
         data = chunk.data
         for off, cap, wire, ts, lt in zip(
             rec.offset.tolist(),
@@ -131,6 +129,7 @@ class RowWriter:
 def flat_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Rows with plain text instead of categoricals, so every batch has the same schema."""
     out = df.copy()
+    out.attrs = {}  # where the packets are is no column of a file
     for name, dtype in out.dtypes.items():
         if isinstance(dtype, pd.CategoricalDtype):
             out[name] = out[name].astype("string")
@@ -143,3 +142,83 @@ def write_frame(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     writer.write(df)
     writer.close()
     return writer.path
+
+
+def write_pcap(
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
+    path: str | os.PathLike[str],
+    *,
+    packets: Any = None,
+) -> int:
+    """Write the packets behind `rows` (a netlab frame, or its JSON rows) to a .pcap or
+    .pcapng file, in row order; return how many were written.
+
+    The bytes come from `packets` (a Capture, a capture file, or a store), or else from the
+    frame itself: frames from `read_pcap` and from a capture's `frame.snapshot()` know where
+    their packets are. Rows whose bytes are no longer kept are left out, with a warning.
+    """
+    from ..core.rows import from_rows
+
+    df = rows if isinstance(rows, pd.DataFrame) else from_rows([dict(r) for r in rows])
+    target = Path(path)
+    if target.suffix.lower() not in (".pcap", ".pcapng"):
+        raise NetlabError(f"{target}: write_pcap writes .pcap or .pcapng")
+    if target.suffix.lower() == ".pcap" and df["linktype"].nunique() > 1:
+        raise NetlabError(
+            f"{target}: these rows have several link types and a pcap file holds one; write .pcapng"
+        )
+    store: PacketStore | None
+    if packets is None:
+        store = df.attrs.get(ATTR)
+    elif isinstance(packets, str | os.PathLike):
+        store = _file_store(packets)
+    elif hasattr(packets, "locate"):
+        store = packets
+    else:
+        store = getattr(packets, "packets", None)  # a Capture
+    if store is None:
+        raise NetlabError(
+            "these rows do not say where their packets are (rows from JSON, Parquet or CSV keep "
+            "only decoded fields): pass packets= the Capture or capture file they came from"
+        )
+    numbers = df["number"].to_numpy(dtype=np.int64)
+    found = np.zeros(len(numbers), dtype=bool)
+    pieces: list[tuple[int, Chunk]] = []  # (first row, chunk): written back in row order
+    # (rows read back from Parquet or CSV may hold other time units)
+    ts = pd.DatetimeIndex(pd.to_datetime(df["ts"], utc=True)).as_unit("ns").asi8
+    caplen = df["caplen"].to_numpy(dtype=np.int64)
+    wirelen = df["length"].to_numpy(dtype=np.int64)
+    linktype = df["linktype"].to_numpy(dtype=np.int32)
+    for data, where, offsets in store.locate(numbers):
+        found[where] = True
+        for k, row in enumerate(where.tolist()):
+            sl = slice(row, row + 1)
+            rec = Records(offsets[k : k + 1], caplen[sl], wirelen[sl], ts[sl], linktype[sl])
+            pieces.append((row, Chunk(data=data, records=rec)))
+    pieces.sort(key=lambda p: p[0])
+    writer = PcapWriter(target)
+    try:
+        for _, chunk in pieces:
+            writer.write(chunk)
+    finally:
+        writer.close()
+    missing = int((~found).sum())
+    if missing:
+        warnings.warn(
+            f"{missing} of {len(df)} rows were left out of {target.name}: their bytes are no "
+            f"longer kept by {store.description} (a capture keeps the newest "
+            "NETLAB_KEEP_BYTES_MB)",
+            NetlabWarning,
+            stacklevel=2,
+        )
+    return writer.frames
+
+
+def _file_store(path: str | os.PathLike[str]) -> FilePackets:
+    from .pcapreader import iter_pcap
+
+    stores = [p.attrs[ATTR] for p in iter_pcap(path, chunk=1 << 22)]
+    combined = FilePackets.combine(stores)
+    if combined is None:
+        raise NetlabError(f"{path}: no frames")
+    return combined

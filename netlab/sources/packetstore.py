@@ -1,0 +1,148 @@
+"""Packet bytes behind decoded rows, so `write_pcap` can turn rows back into a capture file.
+
+A frame keeps ~80 bytes of decoded fields per row, not the packets. So the bytes are kept
+beside it: a file read with `read_pcap` is the store itself (only each frame's offset is
+remembered), and a Capture keeps the newest `NETLAB_KEEP_BYTES_MB` of what it read, chunk by
+chunk (no Python object per packet). DataFrames find their store through `df.attrs`, which
+pandas carries through filtering, slicing and concatenation.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import NetlabError
+from .base import Chunk
+
+ATTR = "netlab_packets"  # the key of a frame's packet store in DataFrame.attrs
+I64 = npt.NDArray[np.int64]
+
+
+class PacketStore(Protocol):
+    """Where the bytes of frames, by frame number, can be found."""
+
+    description: str
+
+    def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
+        """Groups of (buffer, row positions in `numbers`, byte offsets in the buffer);
+        numbers whose bytes are not kept appear in no group."""
+        ...
+
+
+class _SharedInAttrs:
+    # pandas deep-copies DataFrame.attrs on every operation: a store is shared, not copied
+    def __deepcopy__(self, memo: dict[int, Any]) -> _SharedInAttrs:
+        return self
+
+
+class FilePackets(_SharedInAttrs):
+    """The frames of a capture file, by number: only their byte offsets are kept."""
+
+    def __init__(self, path: str | os.PathLike[str], offsets: I64, first_number: int = 1):
+        self.path = Path(path)
+        self.description = f"file {self.path.name}"
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.first_number = first_number
+        stat = self.path.stat()
+        self._identity = (stat.st_size, stat.st_mtime_ns)
+
+    def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
+        stat = self.path.stat() if self.path.exists() else None
+        if stat is None or (stat.st_size, stat.st_mtime_ns) != self._identity:
+            raise NetlabError(f"{self.path} changed or went away since it was read")
+        index = numbers - self.first_number
+        ok = (index >= 0) & (index < len(self.offsets))
+        rows = np.flatnonzero(ok)
+        with open(self.path, "rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        return [(data, rows, self.offsets[index[rows]])]
+
+    @staticmethod
+    def combine(stores: list[FilePackets]) -> FilePackets | None:
+        """One store for consecutive parts of the same file (as read_pcap reads it)."""
+        if not stores or any(s.path != stores[0].path for s in stores):
+            return None
+        return FilePackets(
+            stores[0].path,
+            np.concatenate([s.offsets for s in stores]),
+            stores[0].first_number,
+        )
+
+
+@dataclass
+class _Kept:
+    first_number: int
+    data: bytes
+    offsets: I64  # of each frame in data
+    end: int  # first number after this chunk
+
+
+class CapturePackets(_SharedInAttrs):
+    """The newest bytes a capture read, up to a budget, kept whole chunk by whole chunk."""
+
+    def __init__(self, budget_bytes: int, description: str = "capture") -> None:
+        self.budget = budget_bytes
+        self.description = description
+        self._kept: deque[_Kept] = deque()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def add(self, chunk: Chunk, first_number: int) -> None:
+        """Keep the frames of a raw chunk (numbered from `first_number`); drop the oldest."""
+        rec = chunk.records
+        if self.budget <= 0 or rec is None or not len(rec):
+            return
+        # a chunk larger than the whole budget keeps its newest frames
+        # (each frame costs its bytes, the record header before it and its offset)
+        fits = np.cumsum((rec.caplen + 24)[::-1]) <= self.budget
+        skip = len(rec) - int(fits.sum())
+        if skip:
+            rec = rec.take(slice(skip, None))
+            first_number += skip
+        if not len(rec):
+            return
+        start = int(rec.offset.min())
+        stop = int((rec.offset + rec.caplen).max())
+        data = bytes(memoryview(chunk.data)[start:stop])  # one copy, the frames only
+        kept = _Kept(first_number, data, rec.offset - start, first_number + len(rec))
+        with self._lock:
+            self._kept.append(kept)
+            self._size += len(data) + kept.offsets.nbytes
+            while self._size > self.budget and len(self._kept) > 1:
+                old = self._kept.popleft()
+                self._size -= len(old.data) + old.offsets.nbytes
+
+    @property
+    def size(self) -> int:
+        """Bytes held now."""
+        return self._size
+
+    @property
+    def oldest(self) -> int | None:
+        """The oldest frame number whose bytes are kept."""
+        with self._lock:
+            return self._kept[0].first_number if self._kept else None
+
+    def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
+        with self._lock:
+            kept = list(self._kept)
+        if not kept:
+            return []
+        starts = np.array([k.first_number for k in kept], dtype=np.int64)
+        which = np.searchsorted(starts, numbers, side="right") - 1
+        groups = []
+        for j in np.unique(which[which >= 0]).tolist():
+            k = kept[j]
+            rows = np.flatnonzero((which == j) & (numbers < k.end))
+            if len(rows):
+                groups.append((k.data, rows, k.offsets[numbers[rows] - k.first_number]))
+        return groups
