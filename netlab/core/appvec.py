@@ -33,16 +33,23 @@ def hex16() -> pa.Array:
 
 
 class TextGroups:
-    """Text values for some rows, collected as pyarrow arrays before they become a column."""
+    """Text values for some rows, collected as pyarrow arrays before they become a column.
+
+    A group is either plain values, one per row, or codes into a dictionary of texts (what a
+    parser of distinct messages makes): those are never spelled out row by row. Where groups
+    overlap, the later one wins."""
 
     def __init__(self) -> None:
-        self.rows: list[I64] = []
-        self.values: list[pa.Array] = []
+        self.groups: list[tuple[I64, I64 | None, pa.Array]] = []
 
     def add(self, rows: I64, values: pa.Array) -> None:
         if len(rows):
-            self.rows.append(rows)
-            self.values.append(values.cast(pa.string()))
+            self.groups.append((rows, None, values.cast(pa.string())))
+
+    def add_encoded(self, rows: I64, codes: I64, dictionary: pa.Array) -> None:
+        """`rows` have the texts `dictionary[codes]` (duplicates and nulls allowed in it)."""
+        if len(rows):
+            self.groups.append((rows, codes, dictionary.cast(pa.string())))
 
     def add_dict(self, items: dict[int, str]) -> None:
         if items:
@@ -53,16 +60,30 @@ class TextGroups:
 
     def codes(self, n: int) -> tuple[I64, list[str]]:
         """Codes per row (-1 where absent) into a list of distinct texts."""
-        codes = np.full(n, -1, dtype=np.int64)
-        if not self.rows:
-            return codes, []
-        values = pa.concat_arrays(self.values)
-        encoded = pc.dictionary_encode(values)
-        idx = encoded.indices.to_numpy(zero_copy_only=False)
-        valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        rows = np.concatenate(self.rows)
-        codes[rows[valid]] = idx[valid]
-        return codes, encoded.dictionary.to_pylist()
+        out = np.full(n, -1, dtype=np.int64)
+        if not self.groups:
+            return out, []
+        dictionaries: list[pa.Array] = []
+        placed: list[tuple[I64, I64]] = []  # rows, codes into the concatenated dictionaries
+        base = 0
+        for rows, codes, texts in self.groups:
+            if codes is None:
+                encoded = pc.dictionary_encode(texts)
+                codes = _indices(encoded.indices)
+                texts = encoded.dictionary
+            placed.append((rows, np.where(codes >= 0, codes + base, -1)))
+            dictionaries.append(texts)
+            base += len(texts)
+        merged = pc.dictionary_encode(pa.concat_arrays(dictionaries))
+        remap = np.append(_indices(merged.indices), -1)  # a final -1 for missing
+        for rows, codes in placed:
+            out[rows] = remap[codes]
+        return out, merged.dictionary.to_pylist()
+
+
+def _indices(indices: pa.Array) -> I64:
+    """Dictionary indices as int64, -1 for nulls."""
+    return np.asarray(pc.fill_null(indices, -1).to_numpy(), dtype=np.int64)
 
 
 def _windows(view: BytesView, start: I64, length: I64, width: int) -> npt.NDArray[np.uint8]:
@@ -231,18 +252,17 @@ def dns_fields(
     kinds = pa.array([p.kind if p else "" for p in parsed])
     details = pa.array([p.detail if p else "" for p in parsed])
     names = pa.array([p.qname if p else None for p in parsed], type=pa.string())
-    ids = view.u16(start[g])
-    summaries.add(
+    # a summary per distinct (message, id): "Standard query 0x1a2b A example.com"
+    key_codes, keys = pd.factorize(inv * 65536 + view.u16(start[g]))
+    message, ident = pa.array(keys // 65536), pa.array(keys % 65536)
+    summaries.add_encoded(
         rows[g],
+        key_codes,
         pc.binary_join_element_wise(
-            pc.take(kinds, pa.array(inv)),
-            " 0x",
-            pc.take(hex16(), pa.array(ids)),
-            pc.take(details, pa.array(inv)),
-            "",
+            pc.take(kinds, message), " 0x", pc.take(hex16(), ident), pc.take(details, message), ""
         ),
     )
-    qnames.add(rows[g], pc.take(names, pa.array(inv)))
+    qnames.add_encoded(rows[g], inv, names)
     slow_q: dict[int, str] = {}
     slow_s: dict[int, str] = {}
     buf = view.buf
@@ -300,9 +320,10 @@ def tls_fields(
         texts = pa.array(
             [u.tobytes().rstrip(b"\0").decode("ascii", "backslashreplace") for u in uniq]
         )
-        sni = pc.take(texts, pa.array(inverse))
-        snis.add(rows[h], sni)
-        summaries.add(rows[h], pc.binary_join_element_wise("Client Hello (SNI=", sni, ")", ""))
+        inverse = inverse.ravel()
+        snis.add_encoded(rows[h], inverse, texts)
+        hellos = pc.binary_join_element_wise("Client Hello (SNI=", texts, ")", "")
+        summaries.add_encoded(rows[h], inverse, hellos)
     nosni = np.flatnonzero(~has)
     summaries.add(rows[nosni], pa.array(["Client Hello"] * len(nosni)))
     return undone
