@@ -65,7 +65,8 @@ def link_layer(
     n = len(off)
     pos = np.full(n, -1, dtype=np.int64)
     et = np.full(n, NO_L3, dtype=np.int64)
-    for lt in np.unique(linktype):
+    kinds = [linktype[0]] if len(linktype) and (linktype == linktype[0]).all() else None
+    for lt in kinds if kinds is not None else np.unique(linktype):
         rows = np.flatnonzero(linktype == lt)
         p = off[rows]
         if lt == 1:
@@ -100,10 +101,12 @@ def link_layer(
 def _ethernet(view: BytesView, p: I64, end: I64) -> tuple[I64, I64]:
     et = view.u16(p + 12)
     pos = p + 14
-    llc = et < 0x0600
-    snap = llc & (view.u8(pos) == 0xAA) & (view.u8(pos + 1) == 0xAA) & (view.u8(pos + 2) == 3)
-    et = np.where(snap, view.u16(pos + 6), np.where(llc, ET_LLC, et))
-    pos = np.where(snap, pos + 8, pos)
+    llc = np.flatnonzero(et < 0x0600)  # a length, not an EtherType: 802.3 with LLC (rare)
+    if len(llc):
+        at = pos[llc]
+        snap = (view.u8(at) == 0xAA) & (view.u8(at + 1) == 0xAA) & (view.u8(at + 2) == 3)
+        et[llc] = np.where(snap, view.u16(at + 6), ET_LLC)
+        pos[llc] = np.where(snap, at + 8, at)
     et = np.where(p + 14 <= end, et, NO_L3)
     return et, pos
 
