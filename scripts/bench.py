@@ -328,7 +328,12 @@ def cmd_ws(args: argparse.Namespace) -> None:
     frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, bytes(32))))
     synth.write_pcap(path, [frame] * total, step=1 / args.rate)
     port = _free_port()
-    env = {**os.environ, "NETLAB_DETECTORS": "", "NETLAB_MAX_ROWS": "200000"}
+    env = {
+        **os.environ,
+        "NETLAB_DETECTORS": "",
+        "NETLAB_MAX_ROWS": "200000",
+        "NETLAB_SERVER_WS_INTERVAL": str(args.interval),
+    }
     server = subprocess.Popen(
         [
             sys.executable,
@@ -396,7 +401,10 @@ def cmd_ws(args: argparse.Namespace) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     lat = np.array(latencies) * 1000
     late = np.array(newest) * 1000
-    print(f"{args.clients} clients, replay at {args.rate:,} packets/s for {args.seconds} s\n")
+    print(
+        f"{args.clients} clients, replay at {args.rate:,} packets/s for {args.seconds} s, "
+        f"a message at most every {args.interval} s\n"
+    )
     print(
         "| latency p50 ms | p99 ms | max ms | messages/s (all clients) | rows/client | "
         "dropped messages | server CPU |"
@@ -501,6 +509,9 @@ def main() -> None:
     ws.add_argument("--rate", type=int, default=10_000)
     ws.add_argument("--seconds", type=int, default=10)
     ws.add_argument("--clients", type=int, default=50)
+    ws.add_argument(
+        "--interval", type=float, default=0.05, help="NETLAB_SERVER_WS_INTERVAL for the server"
+    )
     ws.set_defaults(run=cmd_ws)
     dash = sub.add_parser("dashboard", help="dashboard widgets at a high packet rate")
     dash.add_argument("--rate", type=int, default=10_000)
