@@ -47,7 +47,11 @@ class Settings(BaseSettings):
         "back to pcap (netlab.write_pcap); 0: none",
     )
     batch_interval: float = Field(
-        0.1, gt=0, le=5, description="Seconds between batches handed to the decoder and subscribers"
+        0.05,
+        gt=0,
+        le=5,
+        description="Seconds between batches handed to the decoder and subscribers (live "
+        "sources: how often the kernel ring is drained, so up to this much latency)",
     )
     backlog_batches: int = Field(
         64, gt=0, description="Decoded batches queued for slow subscribers before netlab drops"

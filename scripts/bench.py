@@ -323,11 +323,19 @@ def cmd_ws(args: argparse.Namespace) -> None:
     from websockets.asyncio.client import connect
 
     workdir = Path(tempfile.mkdtemp(prefix="netlab-bench-ws-"))
-    path = workdir / "ws.pcap"
     total = args.rate * args.seconds
-    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, bytes(32))))
-    synth.write_pcap(path, [frame] * total, step=1 / args.rate)
     port = _free_port()
+    data_port = _free_port()
+    if args.live:
+        if os.geteuid() != 0:
+            sys.exit("bench ws --live captures on lo: run it as root")
+        # a live capture of loopback datagrams, sent once every client is connected
+        source = ["--source", "lo", "--bpf", f"udp and dst port {data_port}"]
+    else:
+        path = workdir / "ws.pcap"
+        frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, bytes(32))))
+        synth.write_pcap(path, [frame] * total, step=1 / args.rate)
+        source = ["--source", str(path), "--no-loop"]
     env = {
         **os.environ,
         "NETLAB_DETECTORS": "",
@@ -335,17 +343,7 @@ def cmd_ws(args: argparse.Namespace) -> None:
         "NETLAB_SERVER_WS_INTERVAL": str(args.interval),
     }
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netlab",
-            "serve",
-            "--source",
-            str(path),
-            "--port",
-            str(port),
-            "--no-loop",
-        ],
+        [sys.executable, "-m", "netlab", "serve", *source, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -388,8 +386,22 @@ def cmd_ws(args: argparse.Namespace) -> None:
                     latencies.append(now - ts_of(text, 0))  # the oldest row: the worst case
                     newest.append(now - ts_of(text, text.rindex('"number":')))
 
+        async def send() -> None:
+            await asyncio.sleep(1)  # the clients connect first
+            sender = await asyncio.create_subprocess_exec(
+                *_sender(),
+                str(data_port),
+                str(total),
+                str(args.rate),
+                "64",
+                str(args.seconds + 2),
+                stdout=asyncio.subprocess.DEVNULL,
+            )
+            await sender.wait()
+
         async def main() -> None:
-            await asyncio.gather(*(client() for _ in range(args.clients)))
+            live = [send()] if args.live else []
+            await asyncio.gather(*(client() for _ in range(args.clients)), *live)
 
         gc.collect()
         gc.freeze()  # the clients' own collections would count as latency
@@ -401,8 +413,9 @@ def cmd_ws(args: argparse.Namespace) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     lat = np.array(latencies) * 1000
     late = np.array(newest) * 1000
+    what = "live capture on lo" if args.live else "replay"
     print(
-        f"{args.clients} clients, replay at {args.rate:,} packets/s for {args.seconds} s, "
+        f"{args.clients} clients, {what} at {args.rate:,} packets/s for {args.seconds} s, "
         f"a message at most every {args.interval} s\n"
     )
     print(
@@ -511,6 +524,9 @@ def main() -> None:
     ws.add_argument("--clients", type=int, default=50)
     ws.add_argument(
         "--interval", type=float, default=0.05, help="NETLAB_SERVER_WS_INTERVAL for the server"
+    )
+    ws.add_argument(
+        "--live", action="store_true", help="capture loopback datagrams live instead (root)"
     )
     ws.set_defaults(run=cmd_ws)
     dash = sub.add_parser("dashboard", help="dashboard widgets at a high packet rate")
