@@ -23,6 +23,7 @@ from .core.anomaly import Alert
 from .core.decode import decode_records
 from .core.pcapfile import Records
 from .errors import ExplainError
+from .sources.packetstore import ATTR, packet_bytes
 
 Packet = Mapping[str, Any] | pd.Series | bytes | tuple[bytes, int]
 
@@ -63,7 +64,17 @@ def _row_and_raw(packet: Packet) -> tuple[dict[str, Any], bytes | None, int]:
         decoded = decode_records(np.frombuffer(raw, dtype=np.uint8), rec).iloc[0]
         return {str(k): v for k, v in decoded.items()}, raw, linktype
     items = packet.items() if isinstance(packet, pd.Series) else dict(packet).items()
-    return {str(k): v for k, v in items}, None, 1
+    row = {str(k): v for k, v in items}
+    # A row of a capture or of read_pcap knows where its bytes are: dissect them too.
+    store = packet.attrs.get(ATTR) if isinstance(packet, pd.Series) else None
+    if store is not None and _known(row.get("number")) and _known(row.get("caplen")):
+        kept = packet_bytes(store, int(row["number"]), int(row["caplen"]))
+        return row, kept, int(row["linktype"]) if _known(row.get("linktype")) else 1
+    return row, None, 1
+
+
+def _known(value: Any) -> bool:
+    return value is not None and not pd.isna(value)
 
 
 def dissect(raw: bytes, linktype: int = 1, *, headers_only: bool = True) -> str:

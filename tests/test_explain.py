@@ -54,6 +54,19 @@ def test_success_sends_headers_only_by_default(fake_openai):
     assert "Payload bytes are not included" in sent
 
 
+def test_a_row_of_a_capture_is_dissected_from_its_bytes_without_payload(fake_openai):
+    df = netlab.read_pcap(CORPUS / "dpkt__http.pcap")
+    row = df[df["http_host"].notna()].iloc[0]  # a filtered frame's row still finds its bytes
+    fake_openai.replies.append(("json", 200, completion("ok")))
+    ai.explain(row, settings=_settings(fake_openai))
+    sent = json.dumps(fake_openai.requests[0]["body"])
+    assert "###[ Ethernet ]###" in sent and "###[ TCP ]###" in sent  # scapy's dissection
+    assert "Mozilla" not in sent and "GET /download.html" not in sent  # still no payload
+    fake_openai.replies.append(("json", 200, completion("ok")))
+    ai.explain(row.to_dict(), settings=_settings(fake_openai))  # a plain dict: fields only
+    assert "###[ Ethernet ]###" not in json.dumps(fake_openai.requests[1]["body"])
+
+
 def test_payload_and_redaction_settings(fake_openai):
     settings = _settings(fake_openai, ai_send_payload=True, ai_redact_addresses=True)
     ai.explain(HTTP_GET, settings=settings)

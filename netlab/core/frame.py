@@ -161,9 +161,7 @@ class RollingFrame:
             first = self._version - self._count + 1
             if not first <= version <= self._version:
                 return None
-            newer = self._version - version
         df = self.snapshot(since=version - 1)  # the row and the (few) newer ones
-        del newer
         return df.iloc[0] if len(df) and df.index[0] == version else None
 
     def snapshot(self, since: int | None = None, last: int | None = None) -> pd.DataFrame:

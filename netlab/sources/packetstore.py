@@ -146,3 +146,11 @@ class CapturePackets(_SharedInAttrs):
             if len(rows):
                 groups.append((k.data, rows, k.offsets[numbers[rows] - k.first_number]))
         return groups
+
+
+def packet_bytes(store: PacketStore, number: int, caplen: int) -> bytes | None:
+    """The bytes of frame `number` (`caplen` long), or None if the store no longer has them."""
+    for data, _rows, offsets in store.locate(np.array([number], dtype=np.int64)):
+        start = int(offsets[0])
+        return bytes(data[start : start + caplen])
+    return None
