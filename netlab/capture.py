@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -26,7 +26,6 @@ from .core.anomaly import Alert, Detector, RateDetector, context_of
 from .core.batch import Batch
 from .core.decode import decode_batch
 from .core.detectors import (
-    FunctionDetector,
     NewTalkerDetector,
     PortScanDetector,
     SynFloodDetector,
@@ -34,7 +33,7 @@ from .core.detectors import (
 )
 from .core.frame import RollingFrame
 from .core.pcapfile import Records
-from .detection import RecentRows, default_detectors
+from .detection import Detection
 from .errors import CaptureError, NetlabError
 from .sources.base import Chunk, Source, merge_chunks
 from .sources.factory import make_source
@@ -135,10 +134,9 @@ class Capture:
         self._errors: list[str] = []
         self._closed = False
         self._raw_sinks: list[Callable[[Chunk], object]] = []
-        self.detectors: list[Detector] = default_detectors(self.settings)
-        self.alerts: deque[Alert] = deque(maxlen=self.settings.alert_history)
-        self._alert_callbacks: list[Callable[[Alert], object]] = []
-        self._recent = RecentRows(seconds=5.0)
+        self._detection = Detection(self.settings, self._error)
+        self.detectors: list[Detector] = self._detection.detectors
+        self.alerts: deque[Alert] = self._detection.alerts
         self._detector_sub: Subscription | None = None
 
     # lifecycle -----------------------------------------------------------------------------
@@ -158,7 +156,7 @@ class Capture:
         self._started = datetime.now(UTC)
         # Detectors run on their own subscription: never in the read or decode loop.
         # Merged and at most 5 times a second: detectors are pandas work that holds the GIL.
-        self._detector_sub = self.subscribe(self._run_detectors, maxsize=256, every=0.2)
+        self._detector_sub = self.subscribe(self._detection.run, maxsize=256, every=0.2)
         for name, target in (("read", self._read_loop), ("decode", self._decode_loop)):
             thread = threading.Thread(target=target, name=f"netlab-capture-{name}", daemon=True)
             self._threads.append(thread)
@@ -304,28 +302,6 @@ class Capture:
         for sub in list(self._subscribers):
             sub._deliver(batch)  # never blocks: a full queue drops its own oldest batch
 
-    def _run_detectors(self, batch: pd.DataFrame) -> None:
-        self._recent.add(batch)
-        for detector in list(self.detectors):
-            try:
-                found = detector.update(batch)
-            except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the rest
-                self._error(f"detector {detector.name}: {type(exc).__name__}: {exc}")
-                continue
-            for alert in found:
-                self._raise_alert(alert)
-
-    def _raise_alert(self, alert: Alert) -> None:
-        if not alert.context.get("packets"):
-            rows = self._recent.between(alert.window_start, alert.window_end)
-            alert = replace(alert, context={**context_of(rows), **alert.context})
-        self.alerts.append(alert)
-        for callback in list(self._alert_callbacks):
-            try:
-                callback(alert)
-            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop detection
-                self._error(f"alert callback: {type(exc).__name__}: {exc}")
-
     def record(self, path: str | os.PathLike[str]) -> Callable[[], None]:
         """Also write every frame read to a .pcap or .pcapng file (like dumpcap -w), from the
         decoder thread; returns a function that stops recording and closes the file."""
@@ -343,8 +319,7 @@ class Capture:
 
     def on_alert(self, callback: Callable[[Alert], object]) -> Callable[[], None]:
         """Call `callback(alert)` for every new alert; returns a function that unregisters it."""
-        self._alert_callbacks.append(callback)
-        return lambda: self._alert_callbacks.remove(callback)
+        return self._detection.on_alert(callback)
 
     def add_detector(
         self,
@@ -356,13 +331,7 @@ class Capture:
     ) -> Detector:
         """Watch the capture with a detector object, or a function of the recent rows
         (`fn(window_df) -> Alert | list[Alert] | None`, called about once a second)."""
-        made: Detector
-        if isinstance(detector, Detector):
-            made = detector
-        else:
-            made = FunctionDetector(detector, window=window, every=every, name=name)
-        self.detectors.append(made)
-        return made
+        return self._detection.add(detector, window=window, every=every, name=name)
 
     def _error(self, message: str) -> None:
         with self._lock:

@@ -1,15 +1,23 @@
-"""How a capture runs its detectors: the ones named in the settings, and recent rows for context."""
+"""How a capture runs its detectors: the ones named in the settings, recent rows for context,
+the alerts they raise and who is told about them."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 
 import pandas as pd
 
 from .config import Settings
-from .core.anomaly import Detector, RateDetector
-from .core.detectors import NewTalkerDetector, PortScanDetector, SynFloodDetector
+from .core.anomaly import Alert, Detector, RateDetector, context_of
+from .core.detectors import (
+    FunctionDetector,
+    NewTalkerDetector,
+    PortScanDetector,
+    SynFloodDetector,
+    WindowFunction,
+)
 
 
 def default_detectors(settings: Settings) -> list[Detector]:
@@ -54,3 +62,59 @@ class RecentRows:
         rows = pd.concat(list(self.parts))
         ts = rows["ts"]
         return rows[(ts >= start) & (ts <= end)]
+
+
+class Detection:
+    """A capture's detectors, run on merged batches in a subscription thread of their own."""
+
+    def __init__(self, settings: Settings, report: Callable[[str], None]) -> None:
+        self.detectors: list[Detector] = default_detectors(settings)
+        self.alerts: deque[Alert] = deque(maxlen=settings.alert_history)
+        self._callbacks: list[Callable[[Alert], object]] = []
+        self._recent = RecentRows(seconds=5.0)
+        self._report = report  # problems go to the capture's stats, never up the thread
+
+    def run(self, batch: pd.DataFrame) -> None:
+        """Show new rows to every detector and raise what they find."""
+        self._recent.add(batch)
+        for detector in list(self.detectors):
+            try:
+                found = detector.update(batch)
+            except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the rest
+                self._report(f"detector {detector.name}: {type(exc).__name__}: {exc}")
+                continue
+            for alert in found:
+                self._raise(alert)
+
+    def _raise(self, alert: Alert) -> None:
+        if not alert.context.get("packets"):
+            rows = self._recent.between(alert.window_start, alert.window_end)
+            alert = replace(alert, context={**context_of(rows), **alert.context})
+        self.alerts.append(alert)
+        for callback in list(self._callbacks):
+            try:
+                callback(alert)
+            except Exception as exc:  # noqa: BLE001 - a broken listener must not stop detection
+                self._report(f"alert callback: {type(exc).__name__}: {exc}")
+
+    def on_alert(self, callback: Callable[[Alert], object]) -> Callable[[], None]:
+        """Call `callback(alert)` for every new alert; returns a function that unregisters it."""
+        self._callbacks.append(callback)
+        return lambda: self._callbacks.remove(callback)
+
+    def add(
+        self,
+        detector: Detector | WindowFunction,
+        *,
+        window: float = 10.0,
+        every: float = 1.0,
+        name: str | None = None,
+    ) -> Detector:
+        """Add a detector object, or a function of the recent rows as a FunctionDetector."""
+        made: Detector
+        if isinstance(detector, Detector):
+            made = detector
+        else:
+            made = FunctionDetector(detector, window=window, every=every, name=name)
+        self.detectors.append(made)
+        return made
