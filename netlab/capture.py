@@ -344,7 +344,9 @@ class Capture:
         """New rows as they are decoded, as DataFrames indexed by row version: `callback(batch)`
         runs in a thread of the subscription's own (with `every`, at most that often, with the
         batches that arrived meanwhile merged), or iterate over the returned subscription."""
-        return self._add_subscription(Subscription(self, callback, maxsize, every))
+        return self._add_subscription(
+            Subscription(self, callback, maxsize, every, attrs=self.frame.attrs)
+        )
 
     def subscribe_batches(
         self, callback: Callable[[Batch], object], *, maxsize: int = 64, every: float = 0.0

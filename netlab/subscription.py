@@ -75,8 +75,10 @@ class Subscription:
         every: float = 0.0,
         *,
         batch_callback: BatchCallback | None = None,
+        attrs: dict[str, Any] | None = None,
     ) -> None:
         self._capture = capture
+        self._attrs = attrs or {}  # put on each DataFrame handed out (where the packets are)
         self.callback = callback
         # netlab's own consumers (the server) take the rows as a Batch: no DataFrame made
         self.batch_callback = batch_callback
@@ -111,7 +113,7 @@ class Subscription:
             if self.batch_callback is not None:
                 self.batch_callback(batch)
             elif self.callback is not None:
-                self.callback(batch.to_frame())
+                self.callback(self._frame(batch))
         except Exception as exc:  # noqa: BLE001 - a broken subscriber must not stop capture
             self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"]
 
@@ -125,7 +127,12 @@ class Subscription:
             batch = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        return None if batch is None else batch.to_frame()
+        return None if batch is None else self._frame(batch)
+
+    def _frame(self, batch: Batch) -> pd.DataFrame:
+        df = batch.to_frame()
+        df.attrs.update(self._attrs)
+        return df
 
     def __iter__(self) -> Iterator[pd.DataFrame]:
         while not self.closed:

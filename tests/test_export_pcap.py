@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 import warnings
 from pathlib import Path
 
@@ -118,4 +119,25 @@ def test_a_capture_keeps_its_newest_bytes_and_says_what_it_lost(tmp_path):
         warnings.simplefilter("always")
         written = netlab.write_pcap(snap, tmp_path / "all.pcap")
     assert written == 3001 - cap.packets.oldest
-    assert any("no longer kept" in str(w.message) for w in caught)
+    assert any("does not have their bytes" in str(w.message) for w in caught)
+
+
+def test_rows_handed_to_a_subscriber_know_their_packets(tmp_path):
+    path = tmp_path / "replay.pcap"
+    frames = [
+        synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(5000, 6000 + k, b"x" * k)))
+        for k in range(200)
+    ]
+    synth.write_pcap(path, frames)
+    written: list[int] = []
+    out = tmp_path / "sub.pcap"
+    cap = netlab.Capture(path, speed=None, settings=netlab.Settings.load(env_file=None))
+    sub = cap.subscribe(lambda batch: written.append(netlab.write_pcap(batch, out)))
+    with cap:
+        assert cap.wait(10)
+        deadline = time.monotonic() + 5
+        while sum(written) < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sub.close()
+    assert sum(written) == 200 and not sub.errors
+    assert _frames(out)[-1] == _frames(path)[-1]  # the last batch's packets, byte for byte

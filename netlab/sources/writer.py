@@ -205,9 +205,9 @@ def write_pcap(
     missing = int((~found).sum())
     if missing:
         warnings.warn(
-            f"{missing} of {len(df)} rows were left out of {target.name}: their bytes are no "
-            f"longer kept by {store.description} (a capture keeps the newest "
-            "NETLAB_KEEP_BYTES_MB)",
+            f"{missing} of {len(df)} rows were left out of {target.name}: {store.description} "
+            "does not have their bytes (any more: a capture keeps the newest "
+            "NETLAB_KEEP_BYTES_MB; a remote capture gets rows, not bytes)",
             NetlabWarning,
             stacklevel=2,
         )
