@@ -454,6 +454,11 @@ def cmd_dashboard(args: argparse.Namespace) -> None:
     n = synth.write_pcap(path, synth.mixed_frames(total), step=1 / args.rate)
     cap = netlab.Capture(path, speed=1.0, settings=netlab.Settings.load(env_file=None))
     dash = Dashboard(cap, idle_timeout=0)  # no browser here: keep refreshing
+    if args.freeze:
+        import gc
+
+        gc.collect()
+        gc.freeze()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.monotonic()
     lags = []
@@ -532,6 +537,9 @@ def main() -> None:
     dash = sub.add_parser("dashboard", help="dashboard widgets at a high packet rate")
     dash.add_argument("--rate", type=int, default=10_000)
     dash.add_argument("--seconds", type=int, default=20)
+    dash.add_argument(
+        "--freeze", action="store_true", help="gc.freeze() after start-up, as a served kernel does"
+    )
     dash.set_defaults(run=cmd_dashboard)
     args = parser.parse_args()
     args.run(args)

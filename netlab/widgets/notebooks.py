@@ -10,10 +10,15 @@ DASHBOARD_CELLS = [
     "Live packets, rates, alerts and explanations. The source comes from `NETLAB_SOURCE` "
     "(an interface, a capture file or a `ws://` netlab server); without it: live capture if "
     "this kernel may capture, else the bundled demo capture replayed in a loop.",
-    "import netlab\n"
+    "import gc\n"
+    "\n"
     "from netlab.widgets import Dashboard\n"
     "\n"
     "dashboard = Dashboard.for_source()\n"
+    "# This kernel serves only the dashboard: keep what start-up made out of the garbage\n"
+    "# collector's full passes, which otherwise stall the page for ~50 ms at a time.\n"
+    "gc.collect()\n"
+    "gc.freeze()\n"
     "dashboard",
 ]
 
@@ -32,6 +37,7 @@ def notebook_json(cells: list[str]) -> dict[str, object]:
                 {
                     "cell_type": "code",
                     "execution_count": None,
+                    "id": f"cell-{k}",
                     "metadata": {},
                     "outputs": [],
                     "source": lines,
