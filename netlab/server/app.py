@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
+import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -28,6 +29,7 @@ from ..errors import (
     NetlabError,
 )
 from ..sources.live import LiveSource
+from ..sources.writer import pcapng_bytes
 from .broadcaster import Broadcaster, Client, stats_dict
 from .security import BodyLimit, origin_hosts, origin_ok, token_ok
 
@@ -163,17 +165,39 @@ def create_app(
         state["broadcaster"].publish_json(message)
         return message
 
+    def rows(limit: int, since: int | None) -> pd.DataFrame:
+        if since is None:
+            return capture.frame.snapshot(last=limit)
+        return capture.frame.snapshot(since=since).iloc[:limit]
+
     @app.get("/packets")
     def packets(
         limit: int = Query(100, ge=1, le=10_000), since: int | None = Query(None, ge=0)
     ) -> dict[str, Any]:
         """The newest rows (at most `limit`), or the first `limit` rows after version `since`
         (page forward with since = the last version you got)."""
-        if since is None:
-            df = capture.frame.snapshot(last=limit)
-        else:
-            df = capture.frame.snapshot(since=since).iloc[:limit]
-        return {"version": capture.frame.version, "rows": to_rows(df)}
+        return {"version": capture.frame.version, "rows": to_rows(rows(limit, since))}
+
+    @app.get(
+        "/pcap",
+        response_class=Response,
+        responses={200: {"content": {"application/x-pcapng": {}}, "description": "pcapng"}},
+    )
+    def pcap(
+        limit: int = Query(1000, ge=1, le=100_000), since: int | None = Query(None, ge=0)
+    ) -> Response:
+        """The packets of the same rows as /packets, as a pcapng file (for Wireshark). Rows
+        whose bytes the server no longer keeps are left out: X-Netlab-Missing counts them."""
+        body, written, missing = pcapng_bytes(rows(limit, since))
+        return Response(
+            body,
+            media_type="application/x-pcapng",
+            headers={
+                "Content-Disposition": 'attachment; filename="netlab.pcapng"',
+                "X-Netlab-Frames": str(written),
+                "X-Netlab-Missing": str(missing),
+            },
+        )
 
     @app.get("/stats")
     def stats() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import threading
@@ -22,10 +23,15 @@ from .packetstore import ATTR, FilePackets, PacketStore
 class PcapWriter:
     """Appends frames to a nanosecond pcap (.pcap) or a pcapng (.pcapng) file."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.pcapng = self.path.suffix.lower() == ".pcapng"
-        self._fh: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+    def __init__(self, path: str | os.PathLike[str] | BinaryIO, *, pcapng: bool = True) -> None:
+        # a path says its format by extension; a stream (the server's answers) is told
+        self._own = isinstance(path, str | os.PathLike)
+        if isinstance(path, str | os.PathLike):
+            self.path = Path(path)
+            self.pcapng = self.path.suffix.lower() == ".pcapng"
+            self._fh: BinaryIO = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        else:
+            self.path, self.pcapng, self._fh = Path("stream"), pcapng, path
         self._lock = threading.Lock()  # the decoder thread writes; another thread may close
         self._linktypes: dict[int, int] = {}  # linktype -> pcapng interface id
         self.frames = 0
@@ -83,9 +89,9 @@ class PcapWriter:
             self.frames += 1
 
     def close(self) -> None:
-        """Finish the file; idempotent."""
+        """Finish the file (a stream it was given is left open); idempotent."""
         with self._lock:
-            if not self._fh.closed:
+            if self._own and not self._fh.closed:
                 self._fh.close()
 
 
@@ -167,6 +173,37 @@ def write_pcap(
         raise NetlabError(
             f"{target}: these rows have several link types and a pcap file holds one; write .pcapng"
         )
+    store = _store_of(df, packets)
+    chunks, missing = packet_chunks(df, store)
+    writer = PcapWriter(target)
+    try:
+        for chunk in chunks:
+            writer.write(chunk)
+    finally:
+        writer.close()
+    if missing:
+        warnings.warn(
+            f"{missing} of {len(df)} rows were left out of {target.name}: {store.description} "
+            "does not have their bytes (any more: a capture keeps the newest "
+            "NETLAB_KEEP_BYTES_MB; a remote capture gets rows, not bytes)",
+            NetlabWarning,
+            stacklevel=2,
+        )
+    return writer.frames
+
+
+def pcapng_bytes(df: pd.DataFrame) -> tuple[bytes, int, int]:
+    """The packets behind the rows of a netlab frame as a pcapng file in memory; also how many
+    were written and how many rows had no bytes any more."""
+    chunks, missing = packet_chunks(df, _store_of(df, None)) if len(df) else ([], 0)
+    out = io.BytesIO()
+    writer = PcapWriter(out, pcapng=True)  # no rows: still a valid file, its section header
+    for chunk in chunks:
+        writer.write(chunk)
+    return out.getvalue(), writer.frames, missing
+
+
+def _store_of(df: pd.DataFrame, packets: Any) -> PacketStore:
     store: PacketStore | None
     if packets is None:
         store = df.attrs.get(ATTR)
@@ -181,9 +218,14 @@ def write_pcap(
             "these rows do not say where their packets are (rows from JSON, Parquet or CSV keep "
             "only decoded fields): pass packets= the Capture or capture file they came from"
         )
+    return store
+
+
+def packet_chunks(df: pd.DataFrame, store: PacketStore) -> tuple[list[Chunk], int]:
+    """One raw chunk per row whose bytes `store` has, in row order; and how many it lacks."""
     numbers = df["number"].to_numpy(dtype=np.int64)
     found = np.zeros(len(numbers), dtype=bool)
-    pieces: list[tuple[int, Chunk]] = []  # (first row, chunk): written back in row order
+    pieces: list[tuple[int, Chunk]] = []  # (row, chunk): written back in row order
     # (rows read back from Parquet or CSV may hold other time units)
     ts = pd.DatetimeIndex(pd.to_datetime(df["ts"], utc=True)).as_unit("ns").asi8
     caplen = df["caplen"].to_numpy(dtype=np.int64)
@@ -196,22 +238,7 @@ def write_pcap(
             rec = Records(offsets[k : k + 1], caplen[sl], wirelen[sl], ts[sl], linktype[sl])
             pieces.append((row, Chunk(data=data, records=rec)))
     pieces.sort(key=lambda p: p[0])
-    writer = PcapWriter(target)
-    try:
-        for _, chunk in pieces:
-            writer.write(chunk)
-    finally:
-        writer.close()
-    missing = int((~found).sum())
-    if missing:
-        warnings.warn(
-            f"{missing} of {len(df)} rows were left out of {target.name}: {store.description} "
-            "does not have their bytes (any more: a capture keeps the newest "
-            "NETLAB_KEEP_BYTES_MB; a remote capture gets rows, not bytes)",
-            NetlabWarning,
-            stacklevel=2,
-        )
-    return writer.frames
+    return [chunk for _, chunk in pieces], int((~found).sum())
 
 
 def _file_store(path: str | os.PathLike[str]) -> FilePackets:
