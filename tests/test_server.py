@@ -176,7 +176,9 @@ def test_settings_change_and_invalid_settings(replay_file):
 
 def test_token_and_origin(replay_file):
     with _server(replay_file, server_token="s3cret") as srv:
-        assert httpx.get(f"{srv.url}/stats").status_code == 401
+        for path in ("/stats", "/packets", "/pcap", "/alerts", "/interfaces", "/capture/settings"):
+            assert httpx.get(f"{srv.url}{path}").status_code == 401, path
+        assert httpx.get(f"{srv.url}/pcap", params={"token": "s3cret"}).status_code == 200
         assert (
             httpx.get(f"{srv.url}/stats", headers={"Authorization": "Bearer s3cret"}).status_code
             == 200
