@@ -23,7 +23,7 @@ from .core.anomaly import Alert
 from .core.decode import decode_records
 from .core.pcapfile import Records
 from .errors import ExplainError
-from .sources.packetstore import ATTR, packet_bytes
+from .sources.packetstore import packet_bytes, store_in
 
 Packet = Mapping[str, Any] | pd.Series | bytes | tuple[bytes, int]
 
@@ -66,7 +66,7 @@ def _row_and_raw(packet: Packet) -> tuple[dict[str, Any], bytes | None, int]:
     items = packet.items() if isinstance(packet, pd.Series) else dict(packet).items()
     row = {str(k): v for k, v in items}
     # A row of a capture or of read_pcap knows where its bytes are: dissect them too.
-    store = packet.attrs.get(ATTR) if isinstance(packet, pd.Series) else None
+    store = store_in(packet.attrs) if isinstance(packet, pd.Series) else None
     if store is not None and _known(row.get("number")) and _known(row.get("caplen")):
         kept = packet_bytes(store, int(row["number"]), int(row["caplen"]))
         return row, kept, int(row["linktype"]) if _known(row.get("linktype")) else 1

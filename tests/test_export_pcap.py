@@ -141,3 +141,19 @@ def test_rows_handed_to_a_subscriber_know_their_packets(tmp_path):
         sub.close()
     assert sum(written) == 200 and not sub.errors
     assert _frames(out)[-1] == _frames(path)[-1]  # the last batch's packets, byte for byte
+
+
+def test_frames_that_know_their_packets_still_save_and_pickle(tmp_path):
+    df = netlab.read_pcap(CORPUS / "pcpp__DnsPackets.pcap")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas warns when it cannot write attrs as JSON
+        df.to_parquet(tmp_path / "rows.parquet")
+        df.to_pickle(tmp_path / "rows.pkl")
+    read_back = (pd.read_parquet(tmp_path / "rows.parquet"), pd.read_pickle(tmp_path / "rows.pkl"))
+    for again in read_back:
+        assert again["number"].tolist() == df["number"].tolist()
+        with pytest.raises(netlab.NetlabError, match="packets="):  # a note, not a live link
+            netlab.write_pcap(again, tmp_path / "x.pcap")
+    # frames of two files do not share a store: a concat keeps none
+    other = netlab.read_pcap(CORPUS / "pcpp__VlanPackets.pcap")
+    assert "netlab_packets" not in pd.concat([df, other]).attrs

@@ -13,6 +13,7 @@ import mmap
 import os
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,18 +39,47 @@ class PacketStore(Protocol):
         ...
 
 
-class _SharedInAttrs:
-    # pandas deep-copies DataFrame.attrs on every operation: a store is shared, not copied
+class _SharedInAttrs(dict[str, str]):
+    """What a store must be to live in DataFrame.attrs. pandas deep-copies attrs on every
+    operation, compares them to decide what a concat keeps, and writes them as JSON into
+    Parquet files: so a store is shared (never copied), equal only to itself, and written (or
+    pickled) as a plain note of what it was, which is no store any more when read back."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(netlab_packets=description)
+        self.description = description
+
     def __deepcopy__(self, memo: dict[int, Any]) -> _SharedInAttrs:
         return self
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __ne__(self, other: object) -> bool:
+        return self is not other
+
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+    def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
+        """See PacketStore.locate."""
+        raise NotImplementedError
+
+
+def store_in(attrs: Mapping[Any, Any]) -> PacketStore | None:
+    """The packet store a DataFrame's attrs name, if it is still one."""
+    store = attrs.get(ATTR)
+    return store if isinstance(store, _SharedInAttrs) else None
 
 
 class FilePackets(_SharedInAttrs):
     """The frames of a capture file, by number: only their byte offsets are kept."""
 
     def __init__(self, path: str | os.PathLike[str], offsets: I64, first_number: int = 1):
-        self.path = Path(path)
-        self.description = f"file {self.path.name}"
+        self.path = Path(os.path.abspath(path))  # the link survives a change of directory
+        super().__init__(f"file {self.path.name}")
         self.offsets = np.asarray(offsets, dtype=np.int64)
         self.first_number = first_number
         stat = self.path.stat()
@@ -90,8 +120,8 @@ class CapturePackets(_SharedInAttrs):
     """The newest bytes a capture read, up to a budget, kept whole chunk by whole chunk."""
 
     def __init__(self, budget_bytes: int, description: str = "capture") -> None:
+        super().__init__(description)
         self.budget = budget_bytes
-        self.description = description
         self._kept: deque[_Kept] = deque()
         self._size = 0
         self._lock = threading.Lock()

@@ -17,7 +17,7 @@ import pandas as pd
 from ..core.pcapfile import NAT, Records
 from ..errors import NetlabError, NetlabWarning
 from .base import Chunk
-from .packetstore import ATTR, FilePackets, PacketStore
+from .packetstore import ATTR, FilePackets, PacketStore, store_in
 
 
 class PcapWriter:
@@ -206,7 +206,7 @@ def pcapng_bytes(df: pd.DataFrame) -> tuple[bytes, int, int]:
 def _store_of(df: pd.DataFrame, packets: Any) -> PacketStore:
     store: PacketStore | None
     if packets is None:
-        store = df.attrs.get(ATTR)
+        store = store_in(df.attrs)
     elif isinstance(packets, str | os.PathLike):
         store = _file_store(packets)
     elif hasattr(packets, "locate"):
