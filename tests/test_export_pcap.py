@@ -157,3 +157,13 @@ def test_frames_that_know_their_packets_still_save_and_pickle(tmp_path):
     # frames of two files do not share a store: a concat keeps none
     other = netlab.read_pcap(CORPUS / "pcpp__VlanPackets.pcap")
     assert "netlab_packets" not in pd.concat([df, other]).attrs
+
+
+def test_empty_selections_and_rows_without_numbers(tmp_path):
+    df = netlab.read_pcap(CORPUS / "pcpp__DnsPackets.pcap")
+    for suffix in (".pcap", ".pcapng"):
+        out = tmp_path / f"empty{suffix}"
+        assert netlab.write_pcap(df.iloc[:0], out) == 0
+        assert len(netlab.read_pcap(out)) == 0  # a valid capture file with no frames
+    with pytest.raises(netlab.NetlabError, match="'number'"):
+        netlab.write_pcap([{"src": "10.0.0.1"}], tmp_path / "x.pcap", packets=CORPUS / "x.pcap")

@@ -77,8 +77,7 @@ class PcapWriter:
                 self._block(6, head + frame)
             else:
                 if not self._linktypes:
-                    self._linktypes[lt] = 0
-                    self._fh.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, lt))
+                    self._header(lt)
                 elif lt not in self._linktypes:
                     raise NetlabError(
                         f"{self.path}: a pcap file holds one link type; use "
@@ -88,10 +87,18 @@ class PcapWriter:
                 self._fh.write(struct.pack("<IIII", sec, nsec, cap, wire) + frame)
             self.frames += 1
 
+    def _header(self, linktype: int) -> None:
+        self._linktypes[linktype] = 0
+        self._fh.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype))
+
     def close(self) -> None:
         """Finish the file (a stream it was given is left open); idempotent."""
         with self._lock:
-            if self._own and not self._fh.closed:
+            if self._fh.closed:
+                return
+            if not self.pcapng and not self._linktypes:
+                self._header(1)  # no frames: still a pcap file (of Ethernet, as tcpdump's)
+            if self._own:
                 self._fh.close()
 
 
@@ -166,6 +173,8 @@ def write_pcap(
     from ..core.rows import from_rows
 
     df = rows if isinstance(rows, pd.DataFrame) else from_rows([dict(r) for r in rows])
+    if "number" not in df or df["number"].isna().any() or (df["number"] <= 0).any():
+        raise NetlabError("each row needs its 'number' (the frame's number in its source)")
     target = Path(path)
     if target.suffix.lower() not in (".pcap", ".pcapng"):
         raise NetlabError(f"{target}: write_pcap writes .pcap or .pcapng")
