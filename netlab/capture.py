@@ -38,7 +38,7 @@ from .errors import CaptureError, NetlabError
 from .sources.base import Chunk, Source, merge_chunks
 from .sources.factory import make_source
 from .sources.live import LiveSource
-from .sources.packetstore import ATTR, CapturePackets
+from .sources.packetstore import ATTR, CapturePackets, RemotePackets
 from .sources.pcapreader import concat_frames
 from .sources.replay import FileSource
 from .subscription import Callback, Subscription, drain
@@ -90,6 +90,14 @@ def _warm_up() -> None:
     _warm.set()
 
 
+def _packet_store(source: Source, settings: Settings) -> CapturePackets | RemotePackets:
+    from .sources.remote import RemoteSource
+
+    if isinstance(source, RemoteSource):  # rows come without bytes: the server has them
+        return RemotePackets(source.description, source.fetch_pcap)
+    return CapturePackets(settings.keep_bytes_mb << 20, source.description)
+
+
 class Capture:
     """Frames from an interface, a capture file or a source object, decoded into `frame`."""
 
@@ -111,7 +119,7 @@ class Capture:
         self.frame = RollingFrame(max_rows or self.settings.max_rows, max_age)
         self._source = make_source(source, bpf, self.settings, speed, loop)
         # the newest packet bytes, so rows can be written back to pcap (netlab.write_pcap)
-        self.packets = CapturePackets(self.settings.keep_bytes_mb << 20, self._source.description)
+        self.packets = _packet_store(self._source, self.settings)
         self.frame.attrs[ATTR] = self.packets
         self._speed, self._loop = speed, loop
         self._backlog: queue.Queue[Chunk | None] = queue.Queue(self.settings.backlog_batches)
@@ -294,7 +302,8 @@ class Capture:
             assert chunk.records is not None
             buf = np.frombuffer(chunk.data, dtype=np.uint8)
             batch = decode_batch(buf, chunk.records, self._next_number)
-            self.packets.add(chunk, self._next_number)
+            if isinstance(self.packets, CapturePackets):
+                self.packets.add(chunk, self._next_number)
         self._next_number += len(batch)
         return batch
 

@@ -241,6 +241,29 @@ def test_remote_source_end_to_end_and_reconnect(replay_file):
         srv_capture.close()
 
 
+def test_a_remote_capture_writes_its_rows_packets_fetched_from_the_server(replay_file, tmp_path):
+    from scapy.utils import PcapNgReader, PcapReader
+
+    with _server(replay_file) as srv:
+        remote = netlab.Capture(srv.ws_url, settings=_settings())
+        with remote:
+            deadline = time.monotonic() + 10
+            while len(remote.frame) < 300 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            snap = remote.frame.snapshot()
+            picked = snap[snap["number"] % 7 == 0]  # rows that came as JSON, filtered
+            out = tmp_path / "remote.pcapng"
+            assert netlab.write_pcap(picked, out) == len(picked) >= 40  # bytes from /pcap
+        first = int(snap["number"].iloc[0])
+        r = httpx.get(f"{srv.url}/pcap", params={"first": first, "last": first + 99})
+        assert r.headers["x-netlab-numbers"] == f"{first}-{first + 99}"
+        assert httpx.get(f"{srv.url}/pcap", params={"first": 5}).status_code == 422
+    with PcapReader(str(replay_file)) as sent:
+        originals = [bytes(p) for p in sent]
+    with PcapNgReader(str(out)) as written:
+        assert [bytes(p) for p in written] == [originals[n - 1] for n in picked["number"]]
+
+
 def test_schemathesis_finds_no_server_errors(replay_file, tmp_path):
     """Generated requests against /openapi.json: no 5xx, whatever the input."""
     import shutil

@@ -29,6 +29,7 @@ from ..errors import (
     NetlabError,
 )
 from ..sources.live import LiveSource
+from ..sources.packetstore import number_ranges
 from ..sources.writer import pcapng_bytes
 from .broadcaster import Broadcaster, Client, stats_dict
 from .security import BodyLimit, origin_hosts, origin_ok, token_ok
@@ -184,18 +185,31 @@ def create_app(
         responses={200: {"content": {"application/x-pcapng": {}}, "description": "pcapng"}},
     )
     def pcap(
-        limit: int = Query(1000, ge=1, le=100_000), since: int | None = Query(None, ge=0)
+        limit: int = Query(1000, ge=1, le=100_000),
+        since: int | None = Query(None, ge=0),
+        first: int | None = Query(None, ge=1, description="first frame number (with last)"),
+        last: int | None = Query(None, ge=1, description="last frame number (with first)"),
     ) -> Response:
-        """The packets of the same rows as /packets, as a pcapng file (for Wireshark). Rows
-        whose bytes the server no longer keeps are left out: X-Netlab-Missing counts them."""
-        body, written, missing = pcapng_bytes(rows(limit, since))
+        """The packets of the same rows as /packets, or of frames `first`..`last` (at most
+        100,000 numbers), as a pcapng file (for Wireshark). Rows whose bytes the server no
+        longer keeps are left out: X-Netlab-Missing counts them, X-Netlab-Numbers lists the
+        frame numbers written ("11-30,35")."""
+        if first is not None or last is not None:
+            if first is None or last is None or not 0 <= last - first < 100_000:
+                raise HTTPException(422, "give first and last, at most 100,000 numbers apart")
+            df = capture.frame.snapshot()
+            df = df[(df["number"] >= first) & (df["number"] <= last)]
+        else:
+            df = rows(limit, since)
+        body, numbers, missing = pcapng_bytes(df)
         return Response(
             body,
             media_type="application/x-pcapng",
             headers={
                 "Content-Disposition": 'attachment; filename="netlab.pcapng"',
-                "X-Netlab-Frames": str(written),
+                "X-Netlab-Frames": str(len(numbers)),
                 "X-Netlab-Missing": str(missing),
+                "X-Netlab-Numbers": number_ranges(numbers),
             },
         )
 

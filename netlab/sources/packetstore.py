@@ -184,3 +184,52 @@ def packet_bytes(store: PacketStore, number: int, caplen: int) -> bytes | None:
         start = int(offsets[0])
         return bytes(data[start : start + caplen])
     return None
+
+
+def number_ranges(numbers: I64) -> str:
+    """Ascending frame numbers as ranges: "11-30,35,40-41"."""
+    if not len(numbers):
+        return ""
+    breaks = np.flatnonzero(np.diff(numbers) != 1)
+    starts = np.concatenate([[numbers[0]], numbers[breaks + 1]]).tolist()
+    ends = np.concatenate([numbers[breaks], [numbers[-1]]]).tolist()
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, ends, strict=True))
+
+
+def parse_number_ranges(text: str) -> I64:
+    """The numbers of `number_ranges` text."""
+    parts = []
+    for item in filter(None, text.split(",")):
+        first, _, last = item.partition("-")
+        parts.append(np.arange(int(first), int(last or first) + 1, dtype=np.int64))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+class RemotePackets(_SharedInAttrs):
+    """The packets of a remote capture, fetched from its server's /pcap when asked for."""
+
+    SPAN = 100_000  # frame numbers asked for at once (the server's limit)
+
+    def __init__(self, description: str, fetch: Any) -> None:
+        super().__init__(description)
+        self._fetch = fetch  # (first, last) -> (pcapng bytes, numbers in it)
+
+    def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
+        from ..core.pcapfile import PcapngState, walk_pcapng
+
+        groups: list[tuple[Any, I64, I64]] = []
+        if not len(numbers):
+            return groups
+        for first in range(int(numbers.min()), int(numbers.max()) + 1, self.SPAN):
+            last = first + self.SPAN - 1
+            wanted = np.flatnonzero((numbers >= first) & (numbers <= last))
+            if not len(wanted):
+                continue
+            body, got = self._fetch(first, last)
+            if not len(got):
+                continue
+            offsets = walk_pcapng(body, 0, PcapngState()).records.offset
+            where = np.clip(np.searchsorted(got, numbers[wanted]), 0, len(got) - 1)
+            ok = got[where] == numbers[wanted]
+            groups.append((body, wanted[ok], offsets[where[ok]]))
+        return groups

@@ -8,9 +8,13 @@ import threading
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import numpy as np
+import numpy.typing as npt
+
 from ..core.rows import from_rows
 from ..errors import CaptureError, FilterError, InterfaceError
 from .base import Chunk, SourceCounters
+from .packetstore import parse_number_ranges
 
 
 class RemoteSource:
@@ -107,6 +111,25 @@ class RemoteSource:
         except queue.Empty:
             return None
         return Chunk(frame=from_rows(rows))
+
+    def fetch_pcap(self, first: int, last: int) -> tuple[bytes, npt.NDArray[np.int64]]:
+        """The server's packets of frames `first`..`last` (those it still keeps), as pcapng
+        bytes and the frame numbers in them."""
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            response = httpx.get(
+                self.http_url("/pcap"),
+                params={"first": first, "last": last},
+                headers=headers,
+                timeout=30,
+            )
+        except httpx.HTTPError as exc:
+            raise CaptureError(f"cannot reach {self.url}: {exc}") from None
+        if response.status_code >= 400:
+            raise CaptureError(f"{self.url}: HTTP {response.status_code}: {response.text[:200]}")
+        return response.content, parse_number_ranges(response.headers.get("x-netlab-numbers", ""))
 
     def counters(self, received: int) -> SourceCounters:
         """The server's own drop counters (the kernel's and netlab's over there)."""

@@ -12,12 +12,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..core.pcapfile import NAT, Records
 from ..errors import NetlabError, NetlabWarning
 from .base import Chunk
 from .packetstore import ATTR, FilePackets, PacketStore, store_in
+
+I64 = npt.NDArray[np.int64]
+Mask = npt.NDArray[np.bool_]
 
 
 class PcapWriter:
@@ -183,7 +187,8 @@ def write_pcap(
             f"{target}: these rows have several link types and a pcap file holds one; write .pcapng"
         )
     store = _store_of(df, packets)
-    chunks, missing = packet_chunks(df, store)
+    chunks, found = packet_chunks(df, store)
+    missing = int((~found).sum())
     writer = PcapWriter(target)
     try:
         for chunk in chunks:
@@ -201,15 +206,19 @@ def write_pcap(
     return writer.frames
 
 
-def pcapng_bytes(df: pd.DataFrame) -> tuple[bytes, int, int]:
-    """The packets behind the rows of a netlab frame as a pcapng file in memory; also how many
-    were written and how many rows had no bytes any more."""
-    chunks, missing = packet_chunks(df, _store_of(df, None)) if len(df) else ([], 0)
+def pcapng_bytes(df: pd.DataFrame) -> tuple[bytes, I64, int]:
+    """The packets behind the rows of a netlab frame as a pcapng file in memory; also the
+    frame numbers written (in order) and how many rows had no bytes any more."""
+    chunks: list[Chunk] = []
+    found = np.zeros(0, dtype=bool)
+    if len(df):
+        chunks, found = packet_chunks(df, _store_of(df, None))
     out = io.BytesIO()
     writer = PcapWriter(out, pcapng=True)  # no rows: still a valid file, its section header
     for chunk in chunks:
         writer.write(chunk)
-    return out.getvalue(), writer.frames, missing
+    numbers = df["number"].to_numpy(dtype=np.int64)[found] if len(df) else found.astype(np.int64)
+    return out.getvalue(), numbers, int((~found).sum())
 
 
 def _store_of(df: pd.DataFrame, packets: Any) -> PacketStore:
@@ -230,8 +239,8 @@ def _store_of(df: pd.DataFrame, packets: Any) -> PacketStore:
     return store
 
 
-def packet_chunks(df: pd.DataFrame, store: PacketStore) -> tuple[list[Chunk], int]:
-    """One raw chunk per row whose bytes `store` has, in row order; and how many it lacks."""
+def packet_chunks(df: pd.DataFrame, store: PacketStore) -> tuple[list[Chunk], Mask]:
+    """One raw chunk per row whose bytes `store` has, in row order; and which rows those are."""
     numbers = df["number"].to_numpy(dtype=np.int64)
     found = np.zeros(len(numbers), dtype=bool)
     pieces: list[tuple[int, Chunk]] = []  # (row, chunk): written back in row order
@@ -247,7 +256,7 @@ def packet_chunks(df: pd.DataFrame, store: PacketStore) -> tuple[list[Chunk], in
             rec = Records(offsets[k : k + 1], caplen[sl], wirelen[sl], ts[sl], linktype[sl])
             pieces.append((row, Chunk(data=data, records=rec)))
     pieces.sort(key=lambda p: p[0])
-    return [chunk for _, chunk in pieces], int((~found).sum())
+    return [chunk for _, chunk in pieces], found
 
 
 def _file_store(path: str | os.PathLike[str]) -> FilePackets:
