@@ -198,8 +198,8 @@ def write_pcap(
     if missing:
         warnings.warn(
             f"{missing} of {len(df)} rows were left out of {target.name}: {store.description} "
-            "does not have their bytes (any more: a capture keeps the newest "
-            "NETLAB_KEEP_BYTES_MB; a remote capture gets rows, not bytes)",
+            "does not have their bytes (any more: a capture, or the server of a remote one, "
+            "keeps the newest NETLAB_KEEP_BYTES_MB)",
             NetlabWarning,
             stacklevel=2,
         )
