@@ -196,7 +196,14 @@ def test_a_slow_subscriber_loses_only_its_own_batches():
     assert cap.stats.decoded == 5000 and len(cap.frame) == 5000
 
 
-def test_backlog_overflow_is_counted_never_silent():
+def test_backlog_overflow_is_counted_never_silent(monkeypatch):
+    real = netlab.capture.decode_batch
+
+    def slow_decode(*args, **kwargs):  # a decoder slower than the source, whatever the machine
+        time.sleep(0.002)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(netlab.capture, "decode_batch", slow_decode)
     settings = netlab.Settings.load(backlog_batches=2)
     cap = Capture(TrickleSource(chunks=500, per=10), settings=settings, max_rows=10_000)
     with cap:
