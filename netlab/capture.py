@@ -22,26 +22,22 @@ import numpy as np
 import pandas as pd
 
 from .config import Settings
-from .core.anomaly import Alert, Detector, RateDetector, context_of
+from .core.anomaly import Alert, Detector
 from .core.batch import Batch
 from .core.decode import decode_batch
 from .core.detectors import (
-    NewTalkerDetector,
-    PortScanDetector,
-    SynFloodDetector,
     WindowFunction,
 )
 from .core.frame import RollingFrame
-from .core.pcapfile import Records
 from .detection import Detection
 from .errors import CaptureError, NetlabError
 from .sources.base import Chunk, Source, merge_chunks
 from .sources.factory import make_source
 from .sources.live import LiveSource
-from .sources.packetstore import ATTR, CapturePackets, RemotePackets
-from .sources.pcapreader import concat_frames
+from .sources.packetstore import ATTR, CapturePackets, store_for
 from .sources.replay import FileSource
 from .subscription import Callback, Subscription, drain
+from .warmup import warm_up
 
 
 @dataclass(frozen=True)
@@ -67,37 +63,6 @@ class CaptureStats:
         return self.received + self.dropped_kernel
 
 
-_warm = threading.Event()
-
-
-def _warm_up() -> None:
-    """Run one frame through decode, frame, Info and the detectors once per process, before
-    real packets: the first call of each pandas/pyarrow path costs tens of milliseconds."""
-    if _warm.is_set():
-        return
-    frame = bytes(12) + b"\x08\x00" + bytes.fromhex("4500001c0000400040110000") + bytes(8)
-    frame += bytes.fromhex("0001000200080000")
-    lens = np.array([len(frame)], dtype=np.int64)
-    zero = np.zeros(1, dtype=np.int64)
-    rec = Records(zero, lens, lens, zero, np.ones(1, dtype=np.int32))
-    scratch = RollingFrame(2)
-    batch = decode_batch(np.frombuffer(frame, dtype=np.uint8), rec)
-    scratch.append(batch)
-    both = concat_frames([scratch.snapshot(), batch.to_frame()])
-    for detector in (RateDetector(), PortScanDetector(), SynFloodDetector(), NewTalkerDetector()):
-        detector.update(both)
-    context_of(both)
-    _warm.set()
-
-
-def _packet_store(source: Source, settings: Settings) -> CapturePackets | RemotePackets:
-    from .sources.remote import RemoteSource
-
-    if isinstance(source, RemoteSource):  # rows come without bytes: the server has them
-        return RemotePackets(source.description, source.fetch_pcap)
-    return CapturePackets(settings.keep_bytes_mb << 20, source.description)
-
-
 class Capture:
     """Frames from an interface, a capture file or a source object, decoded into `frame`."""
 
@@ -119,7 +84,7 @@ class Capture:
         self.frame = RollingFrame(max_rows or self.settings.max_rows, max_age)
         self._source = make_source(source, bpf, self.settings, speed, loop)
         # the newest packet bytes, so rows can be written back to pcap (netlab.write_pcap)
-        self.packets = _packet_store(self._source, self.settings)
+        self.packets = store_for(self._source, self.settings.keep_bytes_mb << 20)
         self.frame.attrs[ATTR] = self.packets
         self._speed, self._loop = speed, loop
         self._backlog: queue.Queue[Chunk | None] = queue.Queue(self.settings.backlog_batches)
@@ -155,7 +120,7 @@ class Capture:
         if self._closed:
             raise CaptureError("this capture is closed; create a new one")
         self._source.open()
-        _warm_up()
+        warm_up()
         # Capture threads share the GIL with pandas work (detectors, widgets, the user's
         # cells); a 1 ms switch interval (Python's default is 5 ms) keeps replay timing and
         # widget refreshes smooth. It is process-wide and only ever lowered here.

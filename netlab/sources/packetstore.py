@@ -233,3 +233,12 @@ class RemotePackets(_SharedInAttrs):
             ok = got[where] == numbers[wanted]
             groups.append((body, wanted[ok], offsets[where[ok]]))
         return groups
+
+
+def store_for(source: Any, budget_bytes: int) -> CapturePackets | RemotePackets:
+    """The packet store of a capture reading `source`."""
+    from .remote import RemoteSource
+
+    if isinstance(source, RemoteSource):  # rows come without bytes: the server has them
+        return RemotePackets(source.description, source.fetch_pcap)
+    return CapturePackets(budget_bytes, source.description)
