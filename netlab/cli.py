@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,7 +94,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from .voila_app import start, wait_ready
+    from .voila_app import start, stop, wait_ready
 
     process = start(args.source, host=args.host, port=args.port, idle=args.idle, cull=args.cull)
     try:
@@ -107,14 +109,10 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         print(f"netlab dashboard: {url}  (Ctrl-C to stop)", flush=True)
         return process.wait()
     except KeyboardInterrupt:
+        print("netlab dashboard: stopping", file=sys.stderr, flush=True)
         return 0
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except Exception:  # noqa: BLE001 - make sure it goes
-                process.kill()
+        stop(process)
 
 
 def _cmd_capture(args: argparse.Namespace) -> int:
@@ -283,10 +281,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; user mistakes print one line, not a traceback."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (kill, systemd, a test's timeout) stops as Ctrl-C does: files closed, children
+    # stopped. Python's default would end the process at once and orphan Voilà and kernels.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.run(args))
     except NetlabError as exc:
@@ -297,6 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `netlab interfaces | head`
         sys.stderr.close()
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ netlab.widgets.dashboard) and then goes idle; Jupyter's culler, configured here,
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,8 @@ import httpx
 from .widgets.notebooks import write_dashboard
 
 REPO_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboard.ipynb"
+# netlab's Voilà template (the lab one, serving everything from this machine)
+JUPYTER_DATA = Path(__file__).resolve().parent / "data" / "jupyter"
 
 
 def voila_command(notebook: Path, *, host: str, port: int, idle: float, cull: float) -> list[str]:
@@ -28,6 +31,7 @@ def voila_command(notebook: Path, *, host: str, port: int, idle: float, cull: fl
         "voila",
         str(notebook),
         "--no-browser",
+        "--template=netlab",
         f"--port={port}",
         f"--Voila.ip={host}",
         f"--MappingKernelManager.cull_idle_timeout={int(cull)}",
@@ -51,14 +55,58 @@ def start(
     if not notebook.exists():
         notebook = write_dashboard(Path(tempfile.mkdtemp(prefix="netlab-")) / "dashboard.ipynb")
     child_env = {**os.environ, **(env or {}), "NETLAB_DASHBOARD_IDLE": str(idle)}
+    child_env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(JUPYTER_DATA), child_env.get("JUPYTER_PATH", "")) if p
+    )
     if source:
         child_env["NETLAB_SOURCE"] = source
+    # A session of its own: a Ctrl-C in the terminal reaches netlab only, which then stops
+    # Voilà in order (Jupyter's own SIGINT handler waits for a "y" on stdin and carries on).
     return subprocess.Popen(
         voila_command(notebook, host=host, port=port, idle=idle, cull=cull),
         env=child_env,
         stdout=log,
         stderr=log,
+        start_new_session=True,
     )
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (kernels run in sessions of their own, so not its group)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Stop Voilà and every kernel it started: SIGTERM (Jupyter shuts its kernels down), then
+    SIGKILL for whatever is left after `timeout` seconds. Idempotent."""
+    below = _descendants(process.pid)
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    for pid in below:  # kernels left behind by a Voilà that died or was killed
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def wait_ready(

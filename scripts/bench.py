@@ -6,6 +6,7 @@
   bench.py soak      10 minutes at 20k packets/s into a 100k-row frame, printing RSS
   bench.py ws        a server replaying 10k packets/s to 50 WebSocket clients: latency, CPU
   bench.py dashboard the dashboard's widgets fed at 10k packets/s: CPU and main-thread lag
+  bench.py replay    real-time replay pacing: each inter-packet gap replayed vs captured
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -491,6 +492,50 @@ def cmd_dashboard(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_replay(args: argparse.Namespace) -> None:
+    """How exactly a real-time replay keeps the file's gaps (at the source and at a subscriber)."""
+    import numpy as np
+
+    import netlab
+
+    rnd = np.random.default_rng(3)
+    times = 1_700_000_000 + np.concatenate([[0], np.cumsum(rnd.uniform(0.005, 0.06, args.packets))])
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "paced.pcap"
+        synth.write_pcap(path, [frame] * len(times), times=times.tolist())
+        emitted: list[tuple[float, np.ndarray]] = []
+        arrivals: list[tuple[float, np.ndarray]] = []
+        source = netlab.FileSource(path, speed=1.0)
+        read = source.read
+
+        def timed_read(timeout: float):  # type: ignore[no-untyped-def]
+            chunk = read(timeout)
+            if chunk is not None:
+                emitted.append((time.monotonic(), chunk.records.ts_ns.copy()))
+            return chunk
+
+        source.read = timed_read  # type: ignore[method-assign]
+        cap = netlab.Capture(source)
+        cap.subscribe(lambda b: arrivals.append((time.monotonic(), b["ts"].array.asi8.copy())))
+        with cap:
+            cap.wait()
+            time.sleep(0.2)
+
+    def errors(events: list[tuple[float, np.ndarray]]) -> np.ndarray:
+        got = np.concatenate([np.full(len(ts), t) for t, ts in events])
+        ts = np.concatenate([ts for _, ts in events]) / 1e9
+        return np.abs(np.diff(got) - np.diff(ts)) * 1000
+
+    print(f"real-time replay of {len(times)} packets (gaps 5-60 ms): gap error in ms\n")
+    print("| where | p50 | p99 | max |\n|---|---|---|---|")
+    for name, events in (("source", emitted), ("subscriber", arrivals)):
+        e = errors(events)
+        print(
+            f"| {name} | {np.percentile(e, 50):.2f} | {np.percentile(e, 99):.2f} | {e.max():.2f} |"
+        )
+
+
 def _rss_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -541,6 +586,9 @@ def main() -> None:
         "--freeze", action="store_true", help="gc.freeze() after start-up, as a served kernel does"
     )
     dash.set_defaults(run=cmd_dashboard)
+    replay = sub.add_parser("replay", help="real-time replay pacing")
+    replay.add_argument("--packets", type=int, default=200)
+    replay.set_defaults(run=cmd_replay)
     args = parser.parse_args()
     args.run(args)
 

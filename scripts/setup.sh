@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
-EXTRAS="${NETLAB_EXTRAS:-test}"
+EXTRAS="${NETLAB_EXTRAS-test}"  # "" installs the runtime set only (scripts/demo)
 
 # System packages: libpcap for capture and BPF, tcpdump and tshark as references, iproute2
 # for namespaces, libcap2-bin/util-linux for dropping capabilities in tests.
@@ -31,11 +31,13 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PYTHON" -m venv .venv
 fi
-stamp=".venv/.netlab-installed-$EXTRAS"
+stamp=".venv/.netlab-installed-${EXTRAS:-runtime}"
 want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "setup: installing netlab[$EXTRAS] into .venv"
+  spec="."
+  [ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
+  echo "setup: installing netlab${EXTRAS:+[$EXTRAS]} into .venv"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[$EXTRAS]"
+  .venv/bin/python -m pip install -q -e "$spec"
   echo "$want" > "$stamp"
 fi

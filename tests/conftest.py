@@ -25,7 +25,7 @@ def no_leaked_threads() -> Iterator[None]:
     """Fail a test that leaves a thread of its own running."""
     before = set(threading.enumerate())
     yield
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + 15.0
     while True:
         leaked = [
             t

@@ -25,7 +25,7 @@ def _send_udp(port: int, count: int, host: str = "127.0.0.1", payload: bytes = b
             s.sendto(payload + i.to_bytes(4, "big"), (host, port))
 
 
-def _wait_for(cap: Capture, rows: int, timeout: float = 5.0) -> None:
+def _wait_for(cap: Capture, rows: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while cap.frame.version < rows and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -69,6 +69,8 @@ class CaptureControls(w.VBox):  # type: ignore[misc]
     def refresh(self, update: Update) -> None:
         """Update the status line (called by the refresher)."""
         s = update.stats
+        if s is None:
+            return
         drops = s.dropped_kernel + s.dropped_netlab
         self.status.value = (
             f"<b>{html.escape(s.source)}</b> · filter <code>{html.escape(s.filter or 'none')}"

@@ -80,6 +80,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
             lambda: capture.frame.snapshot(),
             settings,
         )
+        note = note or f"Source: {capture.source.description}"
         banner = w.HTML(f'<div class="netlab-banner"><b>netlab</b> · {html.escape(note)}</div>')
         banner.add_class("netlab-source-banner")
         # The heartbeat: the browser advances this every 2 s while the page is open.

@@ -49,19 +49,21 @@ class ExplainPanel(w.VBox):  # type: ignore[misc]
 
     def _run(self, job: Callable[[], Any]) -> None:
         try:
-            result = job()
+            outcome = job()
         except NetlabError as exc:
             self.output.value = f'<span style="color:#b71c1c">{html.escape(str(exc))}</span>'
             return
         except Exception as exc:  # noqa: BLE001 - shown to the user instead of lost in a thread
             self.output.value = f"<span>Something went wrong: {html.escape(repr(exc))}</span>"
             return
-        if result is None:
+        if outcome is None:
             return
+        title, result = outcome
         note = f"<p><i>{html.escape(result.note)}</i></p>" if result.note else ""
         source = result.source + (f" · {result.model}" if result.model else "")
         self.output.value = (
-            markdown.markdown(html.escape(result.text, quote=False))
+            f'<p class="netlab-explain-title"><b>{html.escape(title)}</b></p>'
+            + markdown.markdown(html.escape(result.text, quote=False))
             + note
             + f"<small>{html.escape(source)} · {result.latency:.2f} s</small>"
         )
@@ -73,7 +75,9 @@ class ExplainPanel(w.VBox):  # type: ignore[misc]
         if row is None:
             self.output.value = "<i>No packet selected: pick one in the table first.</i>"
             return None
-        return explain(row, settings=self.settings)
+        # the answer names the packet it is about, as the table lists it
+        title = f"Frame {row['number']}: {row['info']}"
+        return title, explain(row, settings=self.settings)
 
     def _explain_alert(self) -> Any:
         from ..ai import explain_alert
@@ -83,7 +87,8 @@ class ExplainPanel(w.VBox):  # type: ignore[misc]
             self.output.value = "<i>No alert yet.</i>"
             return None
         frame = self._frame() if self._frame else None
-        return explain_alert(alert, frame, settings=self.settings)
+        title = f"Alert at {alert.time:%H:%M:%S}: {alert.message}"
+        return title, explain_alert(alert, frame, settings=self.settings)
 
     def close(self) -> None:
         """Wait for a running explanation (bounded by NETLAB_AI_TIMEOUT), then close."""

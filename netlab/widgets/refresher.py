@@ -26,7 +26,7 @@ class Update:
     """What changed since the previous tick."""
 
     rows: pd.DataFrame  # new rows (at most `max_rows` of the newest)
-    stats: CaptureStats
+    stats: CaptureStats | None  # None for a DataFrame shown as it is
     alerts: list[Alert]  # every alert so far, oldest first
     rates: pd.DataFrame  # per second: time, packets, bytes (last RATE_SECONDS)
     version: int
@@ -90,28 +90,69 @@ class Refresher:
         return update
 
     def _count(self, rows: pd.DataFrame) -> None:
-        if rows.empty:
-            return
-        seconds = rows["ts"].array.asi8 // 1_000_000_000
-        lengths = rows["length"].to_numpy(dtype=np.int64)
-        uniq, inverse = np.unique(seconds, return_inverse=True)
-        packets = np.bincount(inverse)
-        volume = np.bincount(inverse, weights=lengths)
-        for sec, p, b in zip(uniq.tolist(), packets.tolist(), volume.tolist(), strict=True):
-            slot = self._seconds.setdefault(sec, [0, 0])
-            slot[0] += p
-            slot[1] += int(b)
-        newest = max(self._seconds)
-        while self._seconds and next(iter(self._seconds)) < newest - RATE_SECONDS:
-            self._seconds.popitem(last=False)
+        _add_seconds(self._seconds, rows)
 
     def rates(self) -> pd.DataFrame:
         """Packets and bytes per second, with empty seconds as zeros."""
-        if not self._seconds:
-            return pd.DataFrame({"time": pd.to_datetime([], utc=True), "packets": [], "bytes": []})
-        first, last = min(self._seconds), max(self._seconds)
-        seconds = np.arange(first, last + 1)
-        packets = np.array([self._seconds.get(s, (0, 0))[0] for s in seconds.tolist()])
-        volume = np.array([self._seconds.get(s, (0, 0))[1] for s in seconds.tolist()])
-        times = pd.to_datetime(seconds, unit="s", utc=True)
-        return pd.DataFrame({"time": times, "packets": packets, "bytes": volume})
+        return _rates(self._seconds)
+
+
+def _add_seconds(slots: OrderedDict[int, list[int]], rows: pd.DataFrame) -> None:
+    """Count `rows` into per-second [packets, bytes] slots (the newest RATE_SECONDS kept)."""
+    if rows.empty:
+        return
+    stamps = rows["ts"].array.asi8
+    known = stamps != np.iinfo(np.int64).min  # NaT: a record without a time
+    seconds = stamps[known] // 1_000_000_000
+    if not len(seconds):
+        return
+    lengths = rows["length"].to_numpy(dtype=np.int64)[known]
+    uniq, inverse = np.unique(seconds, return_inverse=True)
+    packets = np.bincount(inverse)
+    volume = np.bincount(inverse, weights=lengths)
+    for sec, p, b in zip(uniq.tolist(), packets.tolist(), volume.tolist(), strict=True):
+        slot = slots.setdefault(sec, [0, 0])
+        slot[0] += p
+        slot[1] += int(b)
+    if len(slots) > 1 and list(slots) != sorted(slots):  # rows out of time order
+        ordered = sorted(slots.items())
+        slots.clear()
+        slots.update(ordered)
+    newest = max(slots)
+    while slots and next(iter(slots)) < newest - RATE_SECONDS:
+        slots.popitem(last=False)
+
+
+def _rates(slots: OrderedDict[int, list[int]]) -> pd.DataFrame:
+    if not slots:
+        return pd.DataFrame({"time": pd.to_datetime([], utc=True), "packets": [], "bytes": []})
+    first, last = min(slots), max(slots)
+    seconds = np.arange(first, last + 1)
+    packets = np.array([slots.get(s, (0, 0))[0] for s in seconds.tolist()])
+    volume = np.array([slots.get(s, (0, 0))[1] for s in seconds.tolist()])
+    times = pd.to_datetime(seconds, unit="s", utc=True)
+    return pd.DataFrame({"time": times, "packets": packets, "bytes": volume})
+
+
+def frame_update(rows: pd.DataFrame) -> Update:
+    """The one Update a widget shown on a DataFrame gets (rows, per-second rates, no stats)."""
+    slots: OrderedDict[int, list[int]] = OrderedDict()
+    _add_seconds(slots, rows)
+    return Update(rows=rows, stats=None, alerts=[], rates=_rates(slots), version=len(rows))
+
+
+def feed(
+    refresh: Callable[[Update], Any], source: Capture | pd.DataFrame | None, hz: float | None
+) -> Refresher | None:
+    """Keep a widget live on its own: a Capture (local or remote) gets a refresher of the
+    widget's own; a DataFrame is shown once. None: a Dashboard feeds the widget."""
+    if source is None:
+        return None
+    if isinstance(source, pd.DataFrame):
+        refresh(frame_update(source))
+        return None
+    refresher = Refresher(source, hz=hz or source.settings.refresh_hz)
+    refresher.targets.append(refresh)
+    if source.stats.started is None:  # never started (a finished or closed one keeps its rows)
+        source.start()
+    return refresher.start()

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bqplot as bq
 import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from .refresher import Update
+from .refresher import Refresher, Update, feed
+
+if TYPE_CHECKING:
+    from ..capture import Capture
+
+NO_TIMES = np.array([], dtype="datetime64[ms]")
+# d3 formats, given explicitly: bqplot derives a default from the data's precision, and in
+# JupyterLab that produced ".undefinedg" (an invalid format, a flat line, empty labels).
+TIME_FORMAT = "%H:%M:%S"
+COUNT_FORMAT = ",d"
 
 
 def _human_bytes(value: float) -> str:
@@ -19,31 +30,50 @@ def _human_bytes(value: float) -> str:
 
 
 class RateSparkline(w.VBox):  # type: ignore[misc]
-    """A bqplot line of packets/s, the current rate and bytes/s, and alert markers."""
+    """A bqplot line of packets/s, the current rate and bytes/s, and alert markers.
 
-    def __init__(self, seconds: int = 120) -> None:
+    Alone, give it what to show: a Capture (local or remote; it then keeps itself live) or a
+    DataFrame of rows. In a Dashboard, the dashboard's refresher feeds it.
+    """
+
+    def __init__(
+        self,
+        source: Capture | pd.DataFrame | None = None,
+        *,
+        seconds: int = 120,
+        hz: float | None = None,
+    ) -> None:
         self.seconds = seconds
-        x, y = bq.DateScale(), bq.LinearScale(min=0)
-        now = np.datetime64("now")
-        self.line = bq.Lines(x=[now], y=[0.0], scales={"x": x, "y": y}, colors=["#1f77b4"])
+        # Both axes in packet time and counts: the domains are set from the data on every
+        # refresh (a replayed capture's time is not now; a rate is never below zero).
+        self.x_scale = bq.DateScale()
+        self.y_scale = bq.LinearScale(min=0.0, max=1.0)
+        scales = {"x": self.x_scale, "y": self.y_scale}
+        self.line = bq.Lines(x=NO_TIMES, y=np.array([], dtype=float), scales=scales)
+        self.line.colors = ["#1f77b4"]
         self.marks = bq.Scatter(
-            x=[now],
-            y=[0.0],
-            scales={"x": x, "y": y},
+            x=NO_TIMES,
+            y=np.array([], dtype=float),
+            scales=scales,
             colors=["#d62728"],
             default_size=64,
             visible=False,
         )
+        self.x_axis = bq.Axis(scale=self.x_scale, num_ticks=4, tick_format=TIME_FORMAT)
+        self.y_axis = bq.Axis(
+            scale=self.y_scale, side="left", num_ticks=3, tick_format=COUNT_FORMAT
+        )
         self.figure = bq.Figure(
             marks=[self.line, self.marks],
-            axes=[bq.Axis(scale=x, num_ticks=4), bq.Axis(scale=y, side="left", num_ticks=3)],
+            axes=[self.x_axis, self.y_axis],
             layout=w.Layout(height="180px", width="100%"),
-            fig_margin={"top": 10, "bottom": 30, "left": 50, "right": 10},
+            fig_margin={"top": 10, "bottom": 30, "left": 60, "right": 10},
         )
         self.label = w.HTML("no packets yet")
         self.label.add_class("netlab-rate")
         super().__init__([self.label, self.figure])
         self.add_class("netlab-sparkline")
+        self.refresher: Refresher | None = feed(self.refresh, source, hz)
 
     def refresh(self, update: Update) -> None:
         """Redraw from the refresher's per-second rates."""
@@ -51,26 +81,41 @@ class RateSparkline(w.VBox):  # type: ignore[misc]
         if rates.empty:
             return
         rates = rates.iloc[-self.seconds :]
-        times = rates["time"].dt.tz_localize(None).to_numpy()
-        with self.line.hold_sync():
-            self.line.x = times
-            self.line.y = rates["packets"].to_numpy(dtype=float)
+        times = rates["time"].dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
+        packets = rates["packets"].to_numpy(dtype=float)
+        first, last = times[0], times[-1]
+        if last == first:
+            last = first + np.timedelta64(1, "s")
+        with self.figure.hold_sync():
+            self.x_scale.min, self.x_scale.max = first, last
+            self.y_scale.max = float(max(packets.max() * 1.1, 1.0))
+            self.line.x, self.line.y = times, packets
         start = rates["time"].iloc[0]
         alerts = [a for a in update.alerts if a.time >= start]
         if alerts:
             lookup = dict(zip(rates["time"], rates["packets"], strict=True))
             with self.marks.hold_sync():
                 self.marks.x = np.array(
-                    [a.time.tz_localize(None) for a in alerts], dtype="datetime64[ns]"
+                    [a.time.tz_localize(None) for a in alerts], dtype="datetime64[ms]"
                 )
                 self.marks.y = [float(lookup.get(a.time.floor("s"), 0)) for a in alerts]
                 self.marks.visible = True
         s = update.stats
+        if s is None:  # a DataFrame: the mean over what it spans
+            span = max(len(rates), 1)
+            pps, bps = float(rates["packets"].sum()) / span, float(rates["bytes"].sum()) / span
+        else:
+            pps, bps = s.packets_per_second, s.bytes_per_second
         self.label.value = (
-            f"<b>{s.packets_per_second:,.0f}</b> packets/s · "
-            f"<b>{_human_bytes(s.bytes_per_second)}/s</b> · "
+            f"<b>{pps:,.0f}</b> packets/s · <b>{_human_bytes(bps)}/s</b> · "
             f"{len(alerts)} alert(s) in view"
         )
+
+    def close(self) -> None:
+        """Stop its own refresher, if it has one; idempotent."""
+        if self.refresher is not None:
+            self.refresher.close()
+        super().close()
 
     @staticmethod
     def series(rates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -3,35 +3,49 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 import pandas as pd
 from traitlets import Int
 
 from ..core.schema import COLUMN_NAMES
-from .refresher import Update
+from .refresher import Refresher, Update, feed
+
+if TYPE_CHECKING:
+    from ..capture import Capture
 
 DEFAULT_COLUMNS = ("number", "ts", "src", "dst", "proto", "sport", "dport", "length", "info")
 
 
 class PacketTable(w.VBox):  # type: ignore[misc]
-    """Newest `max_rows` rows; filter by protocol, text, or rows inside alert windows."""
+    """Newest `max_rows` rows; filter by protocol, text, or rows inside alert windows.
 
-    selected = Int(0).tag(sync=False)  # the version of the selected row (0: none)
+    Alone, give it what to show: a Capture (local or remote; it then keeps itself live) or a
+    DataFrame of rows. In a Dashboard, the dashboard's refresher feeds it.
+    """
+
+    selected = Int(0).tag(sync=False)  # the frame number of the selected packet (0: none)
 
     def __init__(
         self,
-        rows: pd.DataFrame | None = None,
+        source: Capture | pd.DataFrame | None = None,
         *,
         max_rows: int = 30,
         columns: tuple[str, ...] = DEFAULT_COLUMNS,
         keep: int = 2000,
+        hz: float | None = None,
     ) -> None:
         self.max_rows, self.keep = max_rows, keep
         from ..core.schema import empty_frame
 
-        self.rows = rows.iloc[-keep:] if rows is not None else empty_frame()
+        self.rows = empty_frame()
+        # Redraws run in the refresher's thread, picks arrive in the kernel's: the flag says
+        # "this thread is redrawing", the lock keeps a pick and a redraw from interleaving.
+        self._redrawing = threading.local()
+        self._lock = threading.RLock()
+        self._selected_row: pd.Series | None = None
         self.alert_windows: list[tuple[pd.Timestamp, pd.Timestamp]] = []
         self.proto = w.Dropdown(
             options=["all"], value="all", description="Protocol", layout=w.Layout(width="200px")
@@ -63,18 +77,40 @@ class PacketTable(w.VBox):  # type: ignore[misc]
         )
         self.add_class("netlab-table")
         self.render()
+        if isinstance(source, pd.DataFrame):
+            self.rows = source.iloc[-keep:]
+            self.render()
+            source = None
+        self.refresher: Refresher | None = feed(self.refresh, source, hz)
 
     def _picked(self, change: dict[str, Any]) -> None:
-        self.selected = int(change["new"] or 0)
+        if getattr(self._redrawing, "on", False):
+            return  # a redraw moving the list, not a person picking
+        with self._lock:
+            self.selected = int(change["new"] or 0)
+            # kept with the pick: at a high rate the row leaves `rows` within a second
+            self._selected_row = self._find(self.selected)
+
+    def _find(self, number: int) -> pd.Series | None:
+        if not number or self.rows.empty:
+            return None
+        hits = self.rows.index[self.rows["number"].to_numpy() == number]
+        return self.rows.loc[hits[-1]] if len(hits) else None
 
     @property
     def selected_row(self) -> pd.Series | None:
-        """The selected row, if it is still shown."""
-        if not self.selected or self.selected not in self.rows.index:
-            return None
-        position = self.rows.index.get_loc(self.selected)
-        assert isinstance(position, int)
-        return self.rows.iloc[position]
+        """The selected packet's row (by frame number), or None when nothing is selected."""
+        row = self._selected_row
+        if row is None or row["number"] != self.selected:
+            row = self._selected_row = self._find(self.selected)
+        return row
+
+    def close(self) -> None:
+        """Stop its own refresher, if it has one; idempotent."""
+        refresher = getattr(self, "refresher", None)
+        if refresher is not None:
+            refresher.close()
+        super().close()
 
     def refresh(self, update: Update) -> None:
         """Take the new rows (called by the refresher)."""
@@ -130,9 +166,8 @@ class PacketTable(w.VBox):  # type: ignore[misc]
         cols = [c for c in self.columns.value if c in shown.columns] or list(DEFAULT_COLUMNS)
         self.html.value = _html_table(shown, cols)
         picks = [
-            (f"#{number}  {src} → {dst}  {info}", int(version))
-            for version, number, src, dst, info in zip(
-                shown.index.tolist(),
+            (f"#{number}  {src} → {dst}  {info}", int(number))
+            for number, src, dst, info in zip(
                 shown["number"].tolist(),
                 shown["src"].astype(object).fillna("").tolist(),
                 shown["dst"].astype(object).fillna("").tolist(),
@@ -140,10 +175,21 @@ class PacketTable(w.VBox):  # type: ignore[misc]
                 strict=True,
             )
         ]
-        keep = self.picker.value
-        self.picker.options = picks
-        if keep in [v for _, v in picks]:
-            self.picker.value = keep
+        # The selection is a frame number and stays on that packet while rows scroll: a
+        # selected packet that scrolled out of view stays listed first, marked.
+        with self._lock:
+            chosen = self.selected
+            if chosen and chosen not in {n for _, n in picks}:
+                row = self.selected_row
+                label = f"#{chosen}  (selected)" + (f"  {row['info']}" if row is not None else "")
+                picks.insert(0, (label, chosen))
+            self._redrawing.on = True
+            try:
+                with self.picker.hold_sync():
+                    self.picker.options = picks
+                    self.picker.value = chosen if chosen else None
+            finally:
+                self._redrawing.on = False
 
 
 def _html_table(df: pd.DataFrame, columns: list[str]) -> str:
