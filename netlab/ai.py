@@ -9,6 +9,7 @@ own retries are off and netlab retries rate limits and server errors inside one 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -176,11 +177,27 @@ def _endpoint(client: Any) -> str:
 
 
 def _retry_after(exc: Any) -> float | None:
+    """The server's Retry-After in seconds (RFC 9110: seconds or an HTTP date), or None when
+    it is missing or makes no sense (negative, NaN, infinite, unparseable)."""
     try:
         value = exc.response.headers.get("retry-after")
-        return float(value) if value is not None else None
-    except (AttributeError, TypeError, ValueError):
+    except AttributeError:
         return None
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(str(value))
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
 
 
 def _classify(exc: Exception, client: Any, settings: Settings) -> tuple[ExplainError, bool]:
@@ -243,7 +260,41 @@ def _retry_wait(
     return wait
 
 
-def _chat(client: Any, messages: list[dict[str, str]], settings: Settings) -> str:
+def _chat(
+    client: Any, messages: list[dict[str, str]], settings: Settings, *, own: bool = False
+) -> str:
+    """The sync call, bounded by one deadline (NETLAB_AI_TIMEOUT) whatever the server does.
+
+    httpx's timeouts bound each read, not the whole answer: a body dripping a byte a second
+    never times out. So the call runs in a worker thread and is given up at the deadline; a
+    client netlab made (`own`) is then closed, which ends the worker's read at once."""
+    import threading
+
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append(_chat_in_thread(client, messages, settings))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=work, name="netlab-explain-call", daemon=True)
+    worker.start()
+    worker.join(settings.ai_timeout + 0.5)
+    if worker.is_alive():
+        if own:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing is best effort; the answer is given up
+                pass
+            worker.join(2)
+        raise _timed_out(client, settings)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return str(outcome[0])
+
+
+def _chat_in_thread(client: Any, messages: list[dict[str, str]], settings: Settings) -> str:
     deadline = time.monotonic() + settings.ai_timeout
     attempt = 0
     while True:
@@ -334,9 +385,10 @@ def explain(packet: Packet, *, settings: Settings | None = None, client: Any = N
     if isinstance(start, Explanation):
         return start
     settings, prepared, offline, started = start
+    own = client is None
     client = client or make_client(settings)
     try:
-        result: str | ExplainError = _chat(client, prepared.messages, settings)
+        result: str | ExplainError = _chat(client, prepared.messages, settings, own=own)
     except ExplainError as exc:
         result = exc
     return _finish(result, prepared.messages, offline, settings, started)
@@ -382,9 +434,10 @@ def explain_alert(
     offline = core.offline_alert_explanation(data)
     if not _use_openai(settings, client):
         return Explanation(offline, "offline", None, time.monotonic() - started)
+    own = client is None
     client = client or make_client(settings)
     try:
-        result: str | ExplainError = _chat(client, messages, settings)
+        result: str | ExplainError = _chat(client, messages, settings, own=own)
     except ExplainError as exc:
         result = exc
     return _finish(result, messages, offline, settings, started)

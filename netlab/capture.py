@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -38,6 +38,50 @@ from .sources.packetstore import ATTR, CapturePackets, store_for
 from .sources.replay import FileSource
 from .subscription import Callback, Subscription, drain
 from .warmup import warm_up
+
+
+class Recording:
+    """Frames of a capture going to a pcap/pcapng file (`Capture.record`): `frames` written so
+    far; `close()` stops and closes the file (idempotent); it also ends with the capture."""
+
+    def __init__(self, capture: Capture, path: str | os.PathLike[str]) -> None:
+        from .sources.writer import PcapWriter
+
+        self._capture = capture
+        self._writer = PcapWriter(path)
+        self.path = self._writer.path
+        self.closed = False
+
+    @property
+    def frames(self) -> int:
+        """Frames written so far."""
+        return self._writer.frames
+
+    def _write(self, chunk: Chunk) -> None:
+        self._writer.write(chunk)
+
+    def close(self) -> None:
+        """Stop recording and close the file; idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        cap = self._capture
+        if self._write in cap._raw_sinks:
+            cap._raw_sinks.remove(self._write)
+        with cap._lock:
+            if self in cap._recordings:
+                cap._recordings.remove(self)
+        self._writer.close()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "recording"
+        return f"<netlab.Recording {self.path} {state} frames={self.frames}>"
 
 
 @dataclass(frozen=True)
@@ -107,6 +151,7 @@ class Capture:
         self._errors: list[str] = []
         self._closed = False
         self._raw_sinks: list[Callable[[Chunk], object]] = []
+        self._recordings: list[Recording] = []
         self._detection = Detection(self.settings, self._error)
         self.detectors: list[Detector] = self._detection.detectors
         self.alerts: deque[Alert] = self._detection.alerts
@@ -129,7 +174,12 @@ class Capture:
         self._started = datetime.now(UTC)
         # Detectors run on their own subscription: never in the read or decode loop.
         # Merged and at most 5 times a second: detectors are pandas work that holds the GIL.
-        self._detector_sub = self.subscribe(self._detection.run, maxsize=256, every=0.2)
+        self._detector_sub = self.subscribe(
+            self._detection.run,
+            maxsize=256,
+            every=0.2,
+            lossless=getattr(self._source, "can_wait", False),  # a file: see every row
+        )
         for name, target in (("read", self._read_loop), ("decode", self._decode_loop)):
             thread = threading.Thread(target=target, name=f"netlab-capture-{name}", daemon=True)
             self._threads.append(thread)
@@ -146,6 +196,8 @@ class Capture:
             thread.join(timeout=5)
         self._threads = []
         self._source.close()
+        for recording in list(self._recordings):  # after the decoder wrote what it had
+            recording.close()
         if self._pending is not None:
             self._pending.close()
             self._pending = None
@@ -169,8 +221,16 @@ class Capture:
         return bool(self._threads) and self._threads[0].is_alive()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until a file source has been read to its end and decoded; True if it has."""
-        return self._finished.wait(timeout)
+        """Wait until a file source has been read to its end, decoded, and every row has been
+        through the detectors and every subscription; True if all that within `timeout` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._finished.wait(timeout):
+            return False
+        for sub in list(self._subscribers):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not sub.flush(left):
+                return False
+        return True
 
     # threads -------------------------------------------------------------------------------
     def _read_loop(self) -> None:
@@ -191,6 +251,9 @@ class Capture:
             if chunk is not None and len(chunk):
                 with self._lock:
                     self._received += len(chunk)
+                if getattr(self._source, "can_wait", False):
+                    self._put_waiting(chunk)  # a file loses nothing by waiting: never drop
+                    continue
                 try:
                     self._backlog.put_nowait(chunk)
                 except queue.Full:
@@ -199,6 +262,17 @@ class Capture:
             elif self._source.exhausted:
                 self._backlog.put(None)
                 return
+
+    def _put_waiting(self, chunk: Chunk) -> None:
+        """Back-pressure: wait for room in the backlog (until the capture stops)."""
+        while not self._stop.is_set():
+            try:
+                self._backlog.put(chunk, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        with self._lock:  # stopped while waiting: read but never decoded
+            self._dropped_netlab += len(chunk)
 
     def _swap_source(self) -> None:
         new, self._pending = self._pending, None
@@ -266,9 +340,18 @@ class Capture:
         else:
             assert chunk.records is not None
             buf = np.frombuffer(chunk.data, dtype=np.uint8)
-            batch = decode_batch(buf, chunk.records, self._next_number)
+            rec = chunk.records
+            numbers = rec.number
+            if numbers is None:  # numbered on from the last (live capture)
+                numbers = np.arange(self._next_number, self._next_number + len(rec))
+                rec = replace(rec, number=numbers)
+                chunk = Chunk(data=chunk.data, records=rec)
+            batch = decode_batch(buf, rec, self._next_number)
             if isinstance(self.packets, CapturePackets):
-                self.packets.add(chunk, self._next_number)
+                self.packets.add(chunk)
+            if len(numbers):
+                self._next_number = int(numbers[-1]) + 1
+            return batch
         self._next_number += len(batch)
         return batch
 
@@ -276,20 +359,15 @@ class Capture:
         for sub in list(self._subscribers):
             sub._deliver(batch)  # never blocks: a full queue drops its own oldest batch
 
-    def record(self, path: str | os.PathLike[str]) -> Callable[[], None]:
-        """Also write every frame read to a .pcap or .pcapng file (like dumpcap -w), from the
-        decoder thread; returns a function that stops recording and closes the file."""
-        from .sources.writer import PcapWriter
-
-        writer = PcapWriter(path)
-        self._raw_sinks.append(writer.write)
-
-        def stop() -> None:
-            if writer.write in self._raw_sinks:
-                self._raw_sinks.remove(writer.write)
-            writer.close()
-
-        return stop
+    def record(self, path: str | os.PathLike[str]) -> Recording:
+        """Also write every frame read from now on to a .pcap or .pcapng file (as dumpcap -w
+        does), from the decoder thread. The recording ends, complete, when the capture stops,
+        or earlier with `recording.close()`."""
+        recording = Recording(self, path)
+        with self._lock:
+            self._recordings.append(recording)
+        self._raw_sinks.append(recording._write)
+        return recording
 
     def on_alert(self, callback: Callable[[Alert], object]) -> Callable[[], None]:
         """Call `callback(alert)` for every new alert; returns a function that unregisters it."""
@@ -313,13 +391,20 @@ class Capture:
 
     # public API ----------------------------------------------------------------------------
     def subscribe(
-        self, callback: Callback | None = None, *, maxsize: int = 64, every: float = 0.0
+        self,
+        callback: Callback | None = None,
+        *,
+        maxsize: int = 64,
+        every: float = 0.0,
+        lossless: bool = False,
     ) -> Subscription:
         """New rows as they are decoded, as DataFrames indexed by row version: `callback(batch)`
         runs in a thread of the subscription's own (with `every`, at most that often, with the
-        batches that arrived meanwhile merged), or iterate over the returned subscription."""
+        batches that arrived meanwhile merged), or iterate over the returned subscription.
+        A slow subscriber loses its oldest batches, unless `lossless`: then the capture waits
+        for it (a file reads slower; a live capture's kernel drops, and counts, the rest)."""
         return self._add_subscription(
-            Subscription(self, callback, maxsize, every, attrs=self.frame.attrs)
+            Subscription(self, callback, maxsize, every, attrs=self.frame.attrs, lossless=lossless)
         )
 
     def subscribe_batches(

@@ -48,8 +48,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from .ai import explain
     from .sources.pcapreader import read_pcap
 
+    if args.number < 1:
+        print("netlab: frame numbers start at 1 (as in Wireshark and tshark)", file=sys.stderr)
+        return 2
     df = read_pcap(args.file, limit=args.number)
-    if args.number < 1 or len(df) < args.number:
+    if len(df) < args.number:
         print(
             f"netlab: {args.file} has {len(df)} frames; frame {args.number} does not exist",
             file=sys.stderr,
@@ -89,6 +92,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         speed=None if args.speed == 0 else args.speed,
         loop=not args.no_loop,
+        retime=not args.original_times,
     )
     return 0
 
@@ -149,7 +153,7 @@ def _cmd_capture(args: argparse.Namespace) -> int:
             cap._raw_sinks.append(record)
         else:
             rows = RowWriter(args.write)  # refuses other extensions with a clear error
-    printed = {"n": 0}
+    done = {"rows": 0}
 
     def on_rows(batch: Any) -> None:
         if left["rows"] is not None:
@@ -158,24 +162,37 @@ def _cmd_capture(args: argparse.Namespace) -> int:
         if rows is not None:
             rows.write(batch)
         elif raw is None:
-            for r in batch.itertuples():
-                tqdm.write(
-                    f"{r.number:>8} {r.ts:%H:%M:%S.%f} {r.src or ''} → {r.dst or ''} "
-                    f"{r.proto or ''} {r.info}"
-                )
-        printed["n"] += len(batch)
+            lines = [_line(r) for r in batch.itertuples()]
+            if lines:
+                tqdm.write("\n".join(lines))
+        done["rows"] += len(batch)
 
-    cap.subscribe(on_rows, maxsize=100_000)
+    # lossless: reading a file waits for the printer/writer; live, the kernel counts drops
+    sub = cap.subscribe(on_rows, maxsize=64, lossless=True)
+    bar: Any = None
     started = time.monotonic()
-    bar = tqdm(total=args.count, unit=" pkt", disable=args.quiet, dynamic_ncols=True)
     try:
-        cap.start()
+        cap.start()  # a mistake (no rights, no such interface or file, bad filter) ends here
+        # one rate (netlab's own, over the last 2 s) and the drops; the bar goes when done and
+        # the summary line stays, as tshark's packet count does
+        bar = tqdm(
+            total=args.count,
+            unit=" packets",
+            disable=args.quiet,
+            dynamic_ncols=True,
+            leave=False,
+            bar_format="{n_fmt}{unit} [{elapsed}{postfix}]"
+            if not args.count
+            else "{n_fmt}/{total_fmt}{unit} |{bar}| [{elapsed}{postfix}]",
+        )
         while True:
             time.sleep(0.2)
             s = cap.stats
             bar.n = min(s.decoded, args.count or s.decoded)
             bar.set_postfix_str(
-                f"{s.packets_per_second:,.0f} pkt/s, {s.dropped_kernel + s.dropped_netlab} dropped"
+                f"{s.packets_per_second:,.0f} packets/s, "
+                f"{s.dropped_kernel + s.dropped_netlab:,} dropped",
+                refresh=False,
             )
             bar.refresh()
             if args.count and s.decoded >= args.count:
@@ -187,21 +204,39 @@ def _cmd_capture(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass  # Ctrl-C: stop cleanly, keep what was written
     finally:
+        cap.stop()  # the decoder finishes what it read
+        sub.flush(timeout=60)
+        sub.close()  # ... and every decoded row reaches the printer or the file
         cap.close()
-        bar.close()
+        if bar is not None:
+            bar.close()
         if raw is not None:
             raw.close()
         if rows is not None:
             rows.close()
     s = cap.stats
     where = f" to {args.write}" if args.write else ""
-    kept = min(s.decoded, args.count) if args.count else s.decoded
+    kept = raw.frames if raw is not None else done["rows"]
     print(
         f"{kept:,} packets{where}; {s.dropped_kernel:,} dropped by the kernel, "
         f"{s.dropped_netlab:,} by netlab",
         file=sys.stderr,
     )
     return 0
+
+
+def _line(r: Any) -> str:
+    """One row as `netlab capture` prints it (addresses only where the frame has IP)."""
+    src, dst = _text(r.src), _text(r.dst)
+    who = f"{src} → {dst} " if src or dst else ""
+    return f"{r.number:>8} {r.ts:%H:%M:%S.%f} {who}{_text(r.proto)} {r.info}"
+
+
+def _text(value: object) -> str:
+    """A cell as text: missing (None, NaN, <NA>) as nothing."""
+    import pandas as pd
+
+    return "" if value is None or bool(pd.isna(value)) else str(value)  # type: ignore[call-overload]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -268,13 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dash.set_defaults(run=_cmd_dashboard)
     cap = sub.add_parser("capture", help="capture or read packets, print or write them")
-    cap.add_argument("-i", dest="interface", help="interface to capture on")
-    cap.add_argument("-r", dest="read", help="capture file to read")
-    cap.add_argument("-f", dest="filter", help="BPF capture filter")
-    cap.add_argument("-c", dest="count", type=int, help="stop after COUNT packets")
-    cap.add_argument("-d", dest="duration", type=float, help="stop after DURATION seconds")
-    cap.add_argument("-w", dest="write", help="write to OUT: .pcap, .pcapng, .parquet or .csv")
-    cap.add_argument("-q", dest="quiet", action="store_true", help="no progress bar")
+    cap.add_argument("-i", "--interface", help="interface to capture on (`netlab interfaces`)")
+    cap.add_argument("-r", "--read", metavar="FILE", help="capture file to read")
+    cap.add_argument("-f", "--filter", metavar="BPF", help="capture filter (BPF, as tcpdump)")
+    cap.add_argument("-c", "--count", type=int, help="stop after COUNT packets")
+    cap.add_argument("-d", "--duration", type=float, help="stop after DURATION seconds")
+    cap.add_argument(
+        "-w", "--write", metavar="OUT", help="write to OUT: .pcap, .pcapng, .parquet or .csv"
+    )
+    cap.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     cap.set_defaults(run=_cmd_capture)
     config = sub.add_parser("config", help="show the effective settings (secrets hidden)")
     config.set_defaults(run=_cmd_config)

@@ -65,7 +65,11 @@ def _contiguous_runs(parts: list[Batch]) -> list[list[Batch]]:
 class Subscription:
     """New rows from a capture: through a callback (run in the subscription's own thread) or
     by iterating. Each subscription has its own bounded queue: when it falls behind, its
-    oldest batches are dropped and counted in `dropped`; nobody else waits for it."""
+    oldest batches are dropped and counted in `dropped`; nobody else waits for it.
+
+    A `lossless` subscription drops nothing: the capture's decoder waits for it instead (a
+    file then reads no faster than the subscriber takes its rows; a live capture's kernel
+    drops what does not fit, and counts it). The `netlab capture` command uses one."""
 
     def __init__(
         self,
@@ -76,7 +80,12 @@ class Subscription:
         *,
         batch_callback: BatchCallback | None = None,
         attrs: dict[str, Any] | None = None,
+        lossless: bool = False,
     ) -> None:
+        self.lossless = lossless
+        # batches handed over and not yet through the callback: flush() waits for zero
+        self._unfinished = 0
+        self._idle = threading.Condition()
         self._capture = capture
         self._attrs = attrs or {}  # put on each DataFrame handed out (where the packets are)
         self.callback = callback
@@ -107,6 +116,19 @@ class Subscription:
                 self._queue.put(None)
             for run in _contiguous_runs(parts):
                 self._call(concat_batches(run))
+            self._done(len(parts))
+
+    def _done(self, n: int) -> None:
+        with self._idle:
+            self._unfinished -= n
+            if self._unfinished <= 0:
+                self._idle.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every batch handed over so far has been through the callback (or taken
+        by the iterator); True if so within `timeout` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unfinished <= 0 or self.closed, timeout)
 
     def _call(self, batch: Batch) -> None:
         try:
@@ -118,8 +140,21 @@ class Subscription:
             self.errors = [*self.errors[-9:], f"{type(exc).__name__}: {exc}"]
 
     def _deliver(self, batch: Batch) -> None:
-        if not self.closed and put_dropping_oldest(self._queue, batch):
+        if self.closed:
+            return
+        with self._idle:
+            self._unfinished += 1
+        if self.lossless:
+            while not self.closed:
+                try:
+                    self._queue.put(batch, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            self._done(1)
+        elif put_dropping_oldest(self._queue, batch):
             self.dropped += 1
+            self._done(1)
 
     def get(self, timeout: float | None = None) -> pd.DataFrame | None:
         """The next batch of rows, or None on timeout or once the subscription is closed."""
@@ -127,7 +162,10 @@ class Subscription:
             batch = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        return None if batch is None else self._frame(batch)
+        if batch is None:
+            return None
+        self._done(1)
+        return self._frame(batch)
 
     def _frame(self, batch: Batch) -> pd.DataFrame:
         df = batch.to_frame()
@@ -144,8 +182,17 @@ class Subscription:
         """Stop receiving (a callback in progress finishes first); idempotent."""
         if self.closed:
             return
-        self.closed = True
         self._capture._unsubscribe(self)
-        put_dropping_oldest(self._queue, None)
+        if self._thread is not None:
+            # the end marker goes behind what is queued: those batches still reach the callback
+            try:
+                self._queue.put(None, timeout=30)
+            except queue.Full:
+                put_dropping_oldest(self._queue, None)
+        self.closed = True
+        with self._idle:
+            self._idle.notify_all()
+        if self._thread is None:
+            put_dropping_oldest(self._queue, None)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -55,17 +55,32 @@ class FakeOpenAI:
                     fake._stop.wait(a)  # ends early when the fixture stops
                     kind, a = "json", 200
                 payload = b if isinstance(b, bytes) else json.dumps(b).encode()
+                if kind == "drip":  # headers at once, then the body a byte every `a` seconds
+                    try:
+                        self.send_response(200)
+                        self.send_header("content-type", "application/json")
+                        self.send_header("content-length", str(len(payload)))
+                        self.end_headers()
+                        for k in range(len(payload)):
+                            if fake._stop.wait(a):
+                                return
+                            self.wfile.write(payload[k : k + 1])
+                            self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 try:
                     self.send_response(a)
                     self.send_header("content-type", "application/json")
                     if a == 429:
-                        self.send_header("retry-after", "0.1")
+                        self.send_header("retry-after", fake.retry_after)
                     self.send_header("content-length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout): that is the point of some tests
 
+        self.retry_after = "0.1"  # what a 429 answer says
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = False  # joined by server_close(): no leaked threads
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"

@@ -8,9 +8,15 @@ import sys
 import pytest
 
 
-def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
     return subprocess.run(
-        [sys.executable, "-m", "netlab", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "netlab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
     )
 
 
@@ -181,3 +187,103 @@ def test_live_capture_of_generated_traffic_and_ctrl_c_keeps_the_file(tmp_path, f
     assert proc.returncode == 0, err
     assert "1,000 packets" in err and "Traceback" not in err
     assert len(netlab.read_pcap(out)) == 1000
+
+
+@pytest.fixture(scope="module")
+def many_tiny(tmp_path_factory):
+    """200,000 small UDP records: more than the decoder's backlog can hold at once."""
+    import synth
+
+    path = tmp_path_factory.mktemp("big") / "tiny.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"")))
+    synth.write_pcap(path, [frame] * 200_000, step=0.00001)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".pcap", ".parquet", ""])
+def test_reading_a_file_never_drops_a_frame(many_tiny, tmp_path, suffix):
+    import pandas as pd
+
+    import netlab
+
+    args = ["capture", "-r", str(many_tiny), "-q"]
+    if suffix:
+        out = tmp_path / f"all{suffix}"
+        args += ["-w", str(out)]
+    # a backlog of 2 chunks (8,192 frames) where the default holds the whole file: reading
+    # must wait for the decoder and the writer, never drop (it did: 946,300 in, 389,120 out)
+    done = run(*args, timeout=600, NETLAB_BACKLOG_BATCHES="2")
+    assert done.returncode == 0, done.stderr
+    assert "200,000 packets" in done.stderr and "0 by netlab" in done.stderr, done.stderr
+    if suffix == ".pcap":
+        assert len(netlab.read_pcap(out)) == 200_000
+    elif suffix == ".parquet":
+        assert pd.read_parquet(out)["number"].tolist() == list(range(1, 200_001))
+    else:  # printed: one line per frame, numbered as the file is
+        lines = done.stdout.splitlines()
+        assert len(lines) == 200_000 and lines[-1].split()[0] == "200000"
+
+
+def test_frame_numbers_are_the_files_as_tshark_keeps_them(tmp_path):
+    import os
+    import shutil
+
+    from netlab.cli import DEMO_PCAP
+
+    printed = run("capture", "-r", str(DEMO_PCAP), "-f", "udp port 53", "-c", "5", "-q")
+    numbers = [int(line.split()[0]) for line in printed.stdout.splitlines()]
+    if shutil.which("tshark"):
+        ref = subprocess.run(
+            [
+                "tshark",
+                "-r",
+                str(DEMO_PCAP),
+                "-Y",
+                "udp.port == 53",
+                "-c",
+                "5000",
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout.split()
+        assert numbers == [int(n) for n in ref[:5]]
+    assert numbers[0] == 34  # the file's 34th frame is its first DNS query
+    env = {**os.environ, "NETLAB_AI_MODE": "offline"}
+    explained = subprocess.run(
+        [sys.executable, "-m", "netlab", "explain", str(DEMO_PCAP), "34"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    first_line = printed.stdout.splitlines()[0]
+    assert (
+        explained.stdout.startswith("Frame 34: ")
+        and explained.stdout.split(": ", 1)[1].split("\n")[0] in first_line
+    )
+    zero = run("explain", str(DEMO_PCAP), "0")
+    assert zero.returncode == 2 and "start at 1" in zero.stderr and "0 frames" not in zero.stderr
+
+
+def test_long_options_and_errors_before_any_progress_bar(tmp_path):
+    from netlab.cli import DEMO_PCAP
+
+    out = tmp_path / "two.pcapng"
+    done = run(
+        "capture", "--read", str(DEMO_PCAP), "--filter", "arp", "--count", "2", "--write", str(out)
+    )
+    assert done.returncode == 0 and "2 packets to" in done.stderr, done.stderr
+    bad = run("capture", "--read", str(DEMO_PCAP), "--filter", "udp and and")
+    assert bad.returncode == 2 and bad.stderr.startswith("netlab: "), bad.stderr
+    assert "packets [" not in bad.stderr and "Traceback" not in bad.stderr
+    missing = run("capture", "--interface", "nosuch0")
+    assert missing.returncode == 2 and "`netlab interfaces`" in missing.stderr
+    assert "packets [" not in missing.stderr
+    arp = run("capture", "-r", str(DEMO_PCAP), "-f", "arp", "-c", "1", "-q")
+    assert "nan" not in arp.stdout and "<NA>" not in arp.stdout and "ARP" in arp.stdout

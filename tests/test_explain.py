@@ -212,3 +212,30 @@ def test_ttl_one_hint():
         }
     )
     assert "TTL 1" in text and "traceroute" in text
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "soon", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_odd_retry_after_values_are_retried_sanely(fake_openai, value):
+    fake_openai.retry_after = value
+    fake_openai.replies.extend(
+        [("json", 429, {"error": {"message": "slow"}}), ("json", 200, completion("fine"))]
+    )
+    assert ai.explain(HTTP_GET, settings=_settings(fake_openai)).text == "fine"
+    fake_openai.replies.extend(
+        [("json", 429, {"error": {"message": "slow"}}), ("json", 200, completion("async"))]
+    )
+    result = asyncio.run(ai.explain_async(HTTP_GET, settings=_settings(fake_openai)))
+    assert result.text == "async"
+
+
+def test_a_dripping_answer_ends_at_the_deadline_sync_and_async(fake_openai):
+    # headers at once, then a byte every 0.5 s: each read is quick, the whole never ends
+    # (it kept the sync explain 264 s with a 2 s timeout)
+    body = json.dumps(completion("x" * 200)).encode()
+    settings = _settings(fake_openai, ai_timeout=1.5, ai_max_retries=0)
+    fake_openai.replies.append(("drip", 0.5, body))
+    with pytest.raises(netlab.ExplainError, match=r"did not answer within 1.5 s"):
+        ai.explain(HTTP_GET, settings=settings)
+    fake_openai.replies.append(("drip", 0.5, body))
+    with pytest.raises(netlab.ExplainError, match=r"did not answer within 1.5 s"):
+        asyncio.run(ai.explain_async(HTTP_GET, settings=settings))

@@ -167,3 +167,24 @@ def test_empty_selections_and_rows_without_numbers(tmp_path):
         assert len(netlab.read_pcap(out)) == 0  # a valid capture file with no frames
     with pytest.raises(netlab.NetlabError, match="'number'"):
         netlab.write_pcap([{"src": "10.0.0.1"}], tmp_path / "x.pcap", packets=CORPUS / "x.pcap")
+
+
+def test_a_recording_is_complete_when_the_capture_closes(tmp_path):
+    import synth
+
+    path = tmp_path / "forty.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    synth.write_pcap(path, [frame] * 40, step=0.001)
+    out = tmp_path / "recorded.pcapng"
+    cap = netlab.Capture(path, speed=None)
+    recording = cap.record(out)
+    assert isinstance(recording, netlab.Recording) and not recording.closed
+    cap.start()
+    assert cap.wait(60)
+    cap.close()  # no call of the recording needed: it ends with the capture
+    assert recording.closed and recording.frames == 40
+    assert len(netlab.read_pcap(out)) == 40
+    recording.close()  # idempotent
+    with netlab.Capture(path, speed=None) as again, again.record(tmp_path / "b.pcap") as rec:
+        assert again.wait(60)
+    assert rec.closed and len(netlab.read_pcap(tmp_path / "b.pcap")) == 40

@@ -306,3 +306,126 @@ def test_schemathesis_finds_no_server_errors(replay_file, tmp_path):
             cwd=tmp_path,
         )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+def test_packets_rows_leave_missing_fields_out(replay_file):
+    with _server(replay_file) as srv:
+        _poll(lambda: httpx.get(f"{srv.url}/stats").json(), lambda st: st["decoded"] >= 5)
+        rows = httpx.get(f"{srv.url}/packets", params={"limit": 5}).json()["rows"]
+    assert rows and all(None not in row.values() for row in rows)
+    assert all("vlan" not in row and row["proto"] == "UDP" for row in rows)  # no VLAN here
+
+
+def test_a_remote_capture_says_what_is_wrong_with_the_token(replay_file):
+    settings = _settings(server_token="s3cret")
+    looping = netlab.Capture(replay_file, speed=1.0, loop=True, settings=settings)
+    with ServerThread(looping, settings) as srv:
+        for token, says in (("", "requires a token"), ("wrong", "refused the token")):
+            cap = netlab.Capture(srv.ws_url, settings=_settings(server_token=token))
+            with pytest.raises(netlab.CaptureError, match=says):
+                cap.start()
+            cap.close()
+        good = netlab.Capture(srv.ws_url, settings=_settings(server_token="s3cret"))
+        with good:
+            deadline = time.monotonic() + 60
+            while len(good.frame) < 5 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(good.frame) >= 5  # the token went as a header (never in the URL)
+            assert good.source.url == srv.ws_url
+
+
+def test_malformed_messages_from_a_server_are_skipped_not_fatal():
+    from websockets.sync.server import serve
+
+    row = {
+        "number": 1,
+        "ts": "2026-01-01T00:00:00.000000001Z",
+        "length": 60,
+        "caplen": 60,
+        "linktype": 1,
+        "src": "10.0.0.1",
+        "dst": "10.0.0.2",
+        "proto": "UDP",
+        "info": "x",
+    }
+    script = [
+        {"type": "settings", "interface": "x", "bpf_filter": ""},
+        [1, 2],
+        "not json at all",
+        {"type": "packets", "rows": "nope"},
+        {"type": "packets", "rows": [{**row, "number": "abc"}]},
+        {"type": "stats", "dropped_kernel": "lots", "dropped_netlab": -3},
+        {"type": "packets", "version": 1, "rows": [row]},
+    ]
+    done = threading.Event()
+
+    def handler(ws) -> None:
+        for message in script:
+            ws.send(message if isinstance(message, str) else json.dumps(message))
+        done.wait(30)
+
+    with serve(handler, "127.0.0.1", 0) as server:
+        port = server.socket.getsockname()[1]
+        thread = threading.Thread(target=server.serve_forever, name="fake-netlab-server")
+        thread.start()
+        try:
+            cap = netlab.Capture(f"ws://127.0.0.1:{port}/ws", settings=_settings())
+            with cap:
+                deadline = time.monotonic() + 60
+                while len(cap.frame) < 1 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                stats = cap.stats  # a nonsense counter does not make stats raise
+                assert len(cap.frame) == 1 and cap.frame.snapshot()["number"].tolist() == [1]
+                assert stats.dropped_kernel == 0
+                assert any("malformed" in p for p in stats.problems), stats.problems
+        finally:
+            done.set()
+            server.shutdown()
+            thread.join(10)
+
+
+def test_original_times_keeps_a_replayed_files_timestamps(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "old.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    synth.write_pcap(path, [frame] * 2000, step=0.01)  # stamped 2023 by synth
+    first = netlab.read_pcap(path)["ts"].iloc[0]
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netlab",
+            "serve",
+            "--source",
+            str(path),
+            "--port",
+            str(port),
+            "--original-times",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        rows = _poll(
+            lambda: _get_rows(f"http://127.0.0.1:{port}/packets"), lambda r: bool(r), timeout=60
+        )
+        assert rows, proc.stderr.read() if proc.poll() is not None else "no rows"
+        assert rows[0]["ts"].startswith(first.strftime("%Y-%m-%dT"))  # not today's date
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _get_rows(url: str) -> list:
+    try:
+        return httpx.get(url, params={"limit": 1}, timeout=5).json()["rows"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return []

@@ -40,9 +40,12 @@ def test_validate_bpf_depends_on_the_link_type():
 
 
 def test_permission_fix_names_the_real_interpreter():
-    import os
     import sys
 
     fix = netlab.system.permission_fix()
     if sys.platform.startswith("linux"):
-        assert os.path.realpath(sys.executable) in fix and "setcap" in fix
+        # least privilege: a copy of the interpreter, or the server alone; never setcap on
+        # the system interpreter (every Python program of every user would capture)
+        assert "setcap cap_net_raw" not in fix and "netlab serve" in fix
+        if sys.prefix != sys.base_prefix:
+            assert f"scripts/setcap.sh {sys.prefix}" in fix and "python-capture" in fix

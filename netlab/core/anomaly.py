@@ -103,8 +103,10 @@ class RateDetector:
     The newest second is compared with the mean and standard deviation of the previous
     `window` seconds (empty seconds count as 0). The deviation is floored at sqrt(mean), the
     noise of a Poisson process (at least 1), so a perfectly flat line does not make every small
-    wobble infinite, yet a flat line followed by a jump still alerts. Spikes are judged while
-    their second is still filling (a count can only grow), so a burst alerts within a second.
+    wobble infinite, yet a flat line followed by a jump still alerts. A second is judged once
+    it is complete (a packet of a later second came, or `advance` was called), so an alert
+    states the second's true count, the same however the rows were batched (file, replay,
+    live), within about a second of the burst's start.
     """
 
     def __init__(
@@ -179,11 +181,6 @@ class RateDetector:
                 alerts += self._close(empty, 0.0)
             self._second, self._count = second, 0.0
         self._count += amount
-        if self.direction in ("up", "both") and self._fired_for != self._second:
-            alert = self._judge(self._second, self._count, final=False)
-            if alert:
-                self._fired_for = self._second
-                alerts.append(alert)
         return alerts
 
     def advance(self, second: int) -> list[Alert]:

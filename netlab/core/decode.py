@@ -296,7 +296,11 @@ def _assemble(
         "paylen": np.where(d.payload >= 0, np.maximum(d.payload_end - d.payload, 0), -1),
     }
     plain: dict[str, npt.NDArray[Any]] = {
-        "number": np.arange(first_number, first_number + n, dtype=np.int64),
+        "number": (
+            np.arange(first_number, first_number + n, dtype=np.int64)
+            if rec.number is None
+            else rec.number.astype(np.int64, copy=False)
+        ),
         "ts": rec.ts_ns,
         "length": rec.wirelen,
         "caplen": rec.caplen,

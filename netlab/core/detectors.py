@@ -80,6 +80,45 @@ class PortScanDetector:
         self._first: dict[str, dict[int, int]] = {}
         self._last_alert: dict[str, int] = {}
 
+    def _crossing(
+        self, src: str, probes: pd.DataFrame
+    ) -> tuple[int, int, int, dict[str, int]] | None:
+        """(time, ports, first port's time, {host: last seen}) at the first probe of this batch
+        from `src` where its distinct ports within the window reached min_ports; None if none.
+
+        Called after the batch was counted: the state before it is rebuilt from what the
+        batch changed, then its probes are replayed in time order. Only a source at or past
+        the threshold gets here, so the walk is over one scanner's probes, not the traffic."""
+        ports_now = self._ports.get(src, {})
+        if len(ports_now) < self.min_ports:
+            return None
+        mine = probes[(probes["src"].astype(str) == src).to_numpy()]
+        t = mine["ts"].array.asi8
+        order = np.argsort(t, kind="stable")
+        t = t[order]
+        port_of = mine["dport"].astype("int64").to_numpy()[order]
+        host_of = mine["dst"].astype(str).to_numpy()[order]
+        batch_start = int(t[0])
+        # ports and hosts as they were before this batch (last seen before it)
+        before = {p: v for p, v in self._first.get(src, {}).items() if v < batch_start}
+        ports = {p: v for p, v in ports_now.items() if p in before}
+        firsts = dict(before)
+        hosts = {h: v for h, v in self._hosts.get(src, {}).items() if v < batch_start}
+        for when, port, host in zip(t.tolist(), port_of.tolist(), host_of.tolist(), strict=True):
+            if port not in ports or ports[port] < when - self.window_ns:
+                firsts[port] = when
+            ports[port] = when
+            hosts[host] = when
+            if len(ports) < self.min_ports:
+                continue
+            cutoff = when - self.window_ns
+            live = [p for p, v in ports.items() if v >= cutoff]
+            if len(live) >= self.min_ports:
+                first = min(firsts[p] for p in live)
+                seen = {h: v for h, v in hosts.items() if v >= cutoff}
+                return when, len(live), first, seen
+        return None
+
     def update(self, batch: pd.DataFrame) -> list[Alert]:
         """Look for sources touching at least `min_ports` distinct ports."""
         flags = batch["tcp_flags"].to_numpy(dtype="int64", na_value=-1)
@@ -115,6 +154,7 @@ class PortScanDetector:
             self._hosts.setdefault(src, {})[dst] = t
         alerts = []
         for src in touched:
+            crossing = self._crossing(src, probes)
             newest = max(self._ports[src].values())
             cutoff = newest - self.window_ns
             ports = {p: t for p, t in self._ports[src].items() if t >= cutoff}
@@ -122,31 +162,33 @@ class PortScanDetector:
             self._first[src] = {p: t for p, t in self._first[src].items() if p in ports}
             hosts = {h: t for h, t in self._hosts.get(src, {}).items() if t >= cutoff}
             self._hosts[src] = hosts
-            if len(ports) < self.min_ports:
+            if len(ports) < self.min_ports or crossing is None:
                 continue
-            if newest - self._last_alert.get(src, -(1 << 62)) < self.cooldown_ns:
+            # Described as of the probe that reached min_ports: the same figures however
+            # the rows were batched (one file at once, a replay, a live capture).
+            at, n_ports, first, hosts = crossing
+            if at - self._last_alert.get(src, -(1 << 62)) < self.cooldown_ns:
                 continue
-            self._last_alert[src] = newest
-            first = min(self._first[src].values())
+            self._last_alert[src] = at
             targets = sorted(hosts, key=hosts.__getitem__, reverse=True)[:3]
             message = (
-                f"Port scan from {src}: {len(ports)} ports on {len(hosts)} host(s) in "
-                f"{(newest - first) / NS:.1f} s (targets: {', '.join(targets)})"
+                f"Port scan from {src}: {n_ports} ports on {len(hosts)} host(s) in "
+                f"{(at - first) / NS:.1f} s (targets: {', '.join(targets)})"
             )
             alerts.append(
                 Alert(
                     time=_ts(first),
                     detector=self.name,
                     metric="distinct_ports",
-                    value=float(len(ports)),
+                    value=float(n_ports),
                     mean=float("nan"),
                     std=float("nan"),
                     z=float("nan"),
-                    severity="critical" if len(ports) >= 10 * self.min_ports else "warning",
+                    severity="critical" if n_ports >= 10 * self.min_ports else "warning",
                     message=message,
                     window_start=_ts(first),
-                    window_end=_ts(newest),
-                    context={"source": src, "ports": len(ports), "hosts": len(hosts)},
+                    window_end=_ts(at),
+                    context={"source": src, "ports": n_ports, "hosts": len(hosts)},
                 )
             )
         return alerts

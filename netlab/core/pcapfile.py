@@ -91,6 +91,9 @@ class Records:
     wirelen: I64
     ts_ns: I64  # nanoseconds since the epoch, NAT when the format gives none
     linktype: npt.NDArray[np.int32]
+    # each record's frame number in its file (from 1), when a filter left gaps; None: the
+    # records are numbered on from wherever their reader is
+    number: I64 | None = None
 
     def __len__(self) -> int:
         return len(self.offset)
@@ -103,6 +106,7 @@ class Records:
             self.wirelen[which],
             self.ts_ns[which],
             self.linktype[which],
+            None if self.number is None else self.number[which],
         )
 
     @staticmethod

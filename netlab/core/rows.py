@@ -50,12 +50,10 @@ def rows_json(batch: Batch) -> str:
 
 
 def to_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows of a netlab frame, every column present (missing values as None)."""
-    names = [c.name for c in COLUMNS]
-    return [
-        {name: row.get(name) for name in names}
-        for row in json.loads(rows_json(Batch.from_frame(df)))
-    ]
+    """JSON-ready rows of a netlab frame, as the server sends them: a missing field is left
+    out of its row (read it as null)."""
+    rows: list[dict[str, Any]] = json.loads(rows_json(Batch.from_frame(df)))
+    return rows
 
 
 def from_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -25,6 +25,22 @@ def check_bind(host: str, settings: Settings) -> None:
         )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse, in one line, a port something else already listens on."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError as exc:
+            raise SettingsError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another "
+                "port with --port or NETLAB_SERVER_PORT"
+            ) from None
+
+
 def make_capture(
     source: str | None,
     bpf: str | None,
@@ -65,7 +81,11 @@ def serve(
     host = host or settings.server_host
     port = port or settings.server_port
     check_bind(host, settings)
+    check_port_free(host, port)
     capture = make_capture(source, bpf, speed, loop, settings, retime)
+    # Open the source here, not in the app's start-up: a mistake (no rights, no such
+    # interface or file, a bad filter) is then one line from the CLI, not a uvicorn traceback.
+    capture.start()
     app = create_app(capture, settings)
     # This process is the server and nothing else: move what start-up made (modules, the app)
     # out of the collector's sight, so a full collection scans only what the capture makes

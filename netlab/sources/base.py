@@ -38,6 +38,9 @@ class Source(Protocol):
 
     description: str  # for stats and status lines, e.g. "live eth0" or "file demo.pcap"
     bpf: str
+    # Optional (default False): True when the source loses nothing while the capture makes
+    # it wait, as a file does; the capture then waits for room instead of dropping.
+    # can_wait: bool
 
     def open(self) -> None:
         """Acquire the resources; raise NetlabError subclasses with what to do."""
@@ -75,5 +78,8 @@ def merge_chunks(chunks: list[Chunk]) -> Chunk:
         np.concatenate(wirelens),
         np.concatenate(stamps),
         np.concatenate(links),
+        None
+        if any(c.records.number is None for c in chunks)  # type: ignore[union-attr]
+        else np.concatenate([c.records.number for c in chunks]),  # type: ignore[union-attr]
     )
     return Chunk(data=b"".join(c.data for c in chunks), records=records)

@@ -15,7 +15,6 @@ from .base import Chunk, SourceCounters
 
 def permission_fix() -> str:
     """The exact command that gives this interpreter capture rights on this platform."""
-    python = os.path.realpath(sys.executable)
     if sys.platform == "darwin":
         return (
             "give your user read access to /dev/bpf* (install Wireshark's ChmodBPF, or run "
@@ -24,11 +23,23 @@ def permission_fix() -> str:
         )
     if sys.platform.startswith("win"):
         return "install Npcap (https://npcap.com) and run as a user allowed to capture"
+    # Least privilege: rights on a copy of the interpreter made for netlab, or only on the
+    # server process, never on the system python (every program of every user would capture).
+    if sys.prefix != sys.base_prefix:  # a virtual environment: scripts/setcap.sh copies into it
+        copy = os.path.join(sys.prefix, "bin", "python-capture")
+        return (
+            f"run `scripts/setcap.sh {sys.prefix}` (it copies this interpreter to {copy} "
+            "and gives capture rights to that copy only), then run netlab through it "
+            f"(`{copy} -m netlab ...`); or run only the server with rights (`sudo "
+            f"{os.path.join(sys.prefix, 'bin', 'netlab')} serve --source IFACE`) and capture "
+            "from it with netlab.Capture('ws://127.0.0.1:8765/ws')"
+        )
     return (
-        f"run `sudo setcap cap_net_raw,cap_net_admin=eip {python}` (or scripts/setcap.sh; "
-        "note: every user of that interpreter gets capture rights), run as root, or run "
-        "`netlab serve` with rights and connect to it with "
-        "netlab.Capture('ws://127.0.0.1:8765/ws')"
+        "run only the server with rights (`sudo netlab serve --source IFACE`) and capture from "
+        "it with netlab.Capture('ws://127.0.0.1:8765/ws'); or install netlab in a virtual "
+        "environment and run scripts/setcap.sh, which gives rights to a copy of its interpreter "
+        "only (setcap on the system python would let every Python program of every user "
+        "capture)"
     )
 
 
@@ -78,7 +89,7 @@ class LiveSource:
             if result.status == libpcap.PCAP_ERROR_NO_SUCH_DEVICE:
                 raise InterfaceError(
                     f"no interface named {self.interface!r} ({result.message}); "
-                    "netlab.interfaces() lists the ones there are"
+                    "`netlab interfaces` lists the ones there are"
                 )
             if result.status == libpcap.PCAP_ERROR_IFACE_NOT_UP:
                 raise InterfaceError(f"interface {self.interface!r} is down: {result.message}")

@@ -110,10 +110,9 @@ class FilePackets(_SharedInAttrs):
 
 @dataclass
 class _Kept:
-    first_number: int
+    numbers: I64  # ascending frame numbers (a filter may leave gaps)
     data: bytes
     offsets: I64  # of each frame in data
-    end: int  # first number after this chunk
 
 
 class CapturePackets(_SharedInAttrs):
@@ -126,24 +125,25 @@ class CapturePackets(_SharedInAttrs):
         self._size = 0
         self._lock = threading.Lock()
 
-    def add(self, chunk: Chunk, first_number: int) -> None:
-        """Keep the frames of a raw chunk (numbered from `first_number`); drop the oldest."""
+    def add(self, chunk: Chunk) -> None:
+        """Keep the frames of a raw chunk (its records numbered); drop the oldest."""
         rec = chunk.records
         if self.budget <= 0 or rec is None or not len(rec):
             return
+        assert rec.number is not None, "the capture numbers records before keeping them"
         # a chunk larger than the whole budget keeps its newest frames
         # (each frame costs its bytes, the record header before it and its offset)
         fits = np.cumsum((rec.caplen + 24)[::-1]) <= self.budget
         skip = len(rec) - int(fits.sum())
         if skip:
             rec = rec.take(slice(skip, None))
-            first_number += skip
         if not len(rec):
             return
         start = int(rec.offset.min())
         stop = int((rec.offset + rec.caplen).max())
         data = bytes(memoryview(chunk.data)[start:stop])  # one copy, the frames only
-        kept = _Kept(first_number, data, rec.offset - start, first_number + len(rec))
+        assert rec.number is not None
+        kept = _Kept(rec.number.astype(np.int64), data, rec.offset - start)
         with self._lock:
             self._kept.append(kept)
             self._size += len(data) + kept.offsets.nbytes
@@ -160,21 +160,23 @@ class CapturePackets(_SharedInAttrs):
     def oldest(self) -> int | None:
         """The oldest frame number whose bytes are kept."""
         with self._lock:
-            return self._kept[0].first_number if self._kept else None
+            return int(self._kept[0].numbers[0]) if self._kept else None
 
     def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
         with self._lock:
             kept = list(self._kept)
         if not kept:
             return []
-        starts = np.array([k.first_number for k in kept], dtype=np.int64)
+        starts = np.array([k.numbers[0] for k in kept], dtype=np.int64)
         which = np.searchsorted(starts, numbers, side="right") - 1
         groups = []
         for j in np.unique(which[which >= 0]).tolist():
             k = kept[j]
-            rows = np.flatnonzero((which == j) & (numbers < k.end))
-            if len(rows):
-                groups.append((k.data, rows, k.offsets[numbers[rows] - k.first_number]))
+            rows = np.flatnonzero(which == j)
+            pos = np.minimum(np.searchsorted(k.numbers, numbers[rows]), len(k.numbers) - 1)
+            hit = k.numbers[pos] == numbers[rows]
+            if hit.any():
+                groups.append((k.data, rows[hit], k.offsets[pos[hit]]))
         return groups
 
 

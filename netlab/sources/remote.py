@@ -6,10 +6,11 @@ import json
 import queue
 import threading
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from ..core.rows import from_rows
 from ..errors import CaptureError, FilterError, InterfaceError
@@ -30,17 +31,19 @@ class RemoteSource:
         self.connected = threading.Event()
         self.reconnects = 0
         self.dropped_messages = 0  # batches the server could not send us (we were slow)
-        self._queue: queue.Queue[list[dict[str, Any]]] = queue.Queue(maxsize=256)
+        self._queue: queue.Queue[pd.DataFrame] = queue.Queue(maxsize=256)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_version = 0
+        self.problems: list[str] = []  # why the connection failed or a message was skipped
 
-    def _ws_url(self) -> str:
-        if not self.token:
-            return self.url
-        parts = urlsplit(self.url)
-        query = (parts.query + "&" if parts.query else "") + urlencode({"token": self.token})
-        return urlunsplit(parts._replace(query=query))
+    def _headers(self) -> dict[str, str]:
+        # In a header, never in the URL: URLs end up in access logs.
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def _problem(self, text: str) -> None:
+        if not self.problems or self.problems[-1] != text:
+            self.problems = [*self.problems[-9:], text]
 
     def http_url(self, path: str) -> str:
         """The server's HTTP address for `path`."""
@@ -53,10 +56,9 @@ class RemoteSource:
         self._thread = threading.Thread(target=self._run, name="netlab-remote", daemon=True)
         self._thread.start()
         if not self.connected.wait(5):
-            raise CaptureError(
-                f"cannot connect to {self.url} (is `netlab serve` running?); "
-                "netlab keeps retrying in the background"
-            )
+            why = self.problems[-1] if self.problems else "is `netlab serve` running?"
+            self.close()
+            raise CaptureError(f"cannot connect to {self.url}: {why}")
         if self.bpf and self.bpf != self.server_settings.get("bpf_filter"):
             self.set_remote(bpf=self.bpf)
 
@@ -67,7 +69,12 @@ class RemoteSource:
         backoff = 0.2
         while not self._stop.is_set():
             try:
-                with connect(self._ws_url(), open_timeout=5, max_size=64 << 20) as ws:
+                with connect(
+                    self.url,
+                    open_timeout=5,
+                    max_size=64 << 20,
+                    additional_headers=self._headers(),
+                ) as ws:
                     backoff = 0.2
                     self.connected.set()
                     while not self._stop.is_set():
@@ -75,27 +82,52 @@ class RemoteSource:
                             text = ws.recv(timeout=0.2)
                         except TimeoutError:
                             continue
-                        self._handle(json.loads(text))
+                        self._receive(text)
             except InvalidStatus as exc:
                 self.connected.clear()
-                if exc.response.status_code in (401, 403):
+                status = exc.response.status_code
+                if status in (401, 403):
+                    self._problem(
+                        "the server refused the token (HTTP 403): set NETLAB_SERVER_TOKEN to "
+                        "the server's token"
+                        if self.token
+                        else "the server requires a token (HTTP 403): set NETLAB_SERVER_TOKEN"
+                    )
                     self._stop.wait(5)  # wrong token or origin: retrying fast will not help
-            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError):
+                else:
+                    self._problem(f"the server answered HTTP {status}")
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
                 self.connected.clear()
+                self._problem(f"{type(exc).__name__}: {exc} (is `netlab serve` running?)")
             if self._stop.is_set():
                 return
             self.reconnects += 1
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 
+    def _receive(self, text: str | bytes) -> None:
+        """One message from the server; a malformed one is counted and skipped, never fatal."""
+        try:
+            message = json.loads(text)
+            if not isinstance(message, dict):
+                raise ValueError(f"a JSON {type(message).__name__}, not an object")
+            self._handle(message)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self._problem(f"skipped a malformed message from the server: {exc}")
+
     def _handle(self, message: dict[str, Any]) -> None:
-        self.dropped_messages += int(message.get("dropped_messages", 0))
+        dropped = message.get("dropped_messages", 0)
+        if isinstance(dropped, int) and dropped > 0:
+            self.dropped_messages += dropped
         kind = message.get("type")
         if kind == "packets":
             rows = message.get("rows") or []
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+                raise ValueError("'rows' is not a list of objects")
             if rows:
+                frame = from_rows(rows)  # a row that cannot be typed is refused here
                 try:
-                    self._queue.put_nowait(rows)
+                    self._queue.put_nowait(frame)
                 except queue.Full:
                     self.dropped_messages += 1
         elif kind == "settings":
@@ -107,17 +139,17 @@ class RemoteSource:
     def read(self, timeout: float) -> Chunk | None:
         """The next rows the server sent."""
         try:
-            rows = self._queue.get(timeout=timeout)
+            frame = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        return Chunk(frame=from_rows(rows))
+        return Chunk(frame=frame)
 
     def fetch_pcap(self, first: int, last: int) -> tuple[bytes, npt.NDArray[np.int64]]:
         """The server's packets of frames `first`..`last` (those it still keeps), as pcapng
         bytes and the frame numbers in them."""
         import httpx
 
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = self._headers()
         try:
             response = httpx.get(
                 self.http_url("/pcap"),
@@ -134,7 +166,11 @@ class RemoteSource:
     def counters(self, received: int) -> SourceCounters:
         """The server's own drop counters (the kernel's and netlab's over there)."""
         stats = self.server_stats
-        dropped = int(stats.get("dropped_kernel", 0)) + int(stats.get("dropped_netlab", 0))
+        dropped = 0
+        for key in ("dropped_kernel", "dropped_netlab"):
+            value = stats.get(key, 0)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                dropped += value  # a nonsense counter from the server is ignored
         return SourceCounters(None, dropped)
 
     def set_remote(self, *, interface: str | None = None, bpf: str | None = None) -> None:
@@ -142,7 +178,7 @@ class RemoteSource:
         import httpx
 
         body = {k: v for k, v in (("interface", interface), ("bpf_filter", bpf)) if v is not None}
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = self._headers()
         try:
             response = httpx.post(
                 self.http_url("/capture/settings"), json=body, headers=headers, timeout=15

@@ -35,6 +35,8 @@ LOOKAHEAD = 0.003
 class FileSource:
     """Frames of a pcap/pcapng file, replayed at `speed` times real time (None: at once)."""
 
+    can_wait = True  # nothing is lost while the capture makes it wait (back-pressure)
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -63,6 +65,10 @@ class FileSource:
         self._first_ts: int | None = None  # of the file itself, before any loop shift
         self._last_emit = 0.0
         self._t0_epoch_ns = 0
+        # frame numbers as the file has them (tshark's, kept when a filter skips frames);
+        # a loop numbers its passes on: pass 2 starts after the last frame of pass 1
+        self._walked = 0
+        self._number_base = 0
 
     def open(self) -> None:
         """Open and check the file; compile the filter for its link type."""
@@ -131,6 +137,9 @@ class FileSource:
         rec = walk.records
         if not len(rec):
             return None
+        first_number = self._number_base + self._walked + 1
+        self._walked += len(rec)
+        rec = replace(rec, number=np.arange(first_number, first_number + len(rec)))
         first = int(rec.offset[0])
         last = int(rec.offset[-1] + rec.caplen[-1])
         data = bytes(self._mm[first:last])
@@ -215,6 +224,8 @@ class FileSource:
         # Loop: the next pass starts one mean gap after this one ended, so time goes forward.
         start = (self._first_ts or 0) + self._shift_ns
         self._shift_ns += max(self._last_ts - start, 0) + 1_000_000
+        self._number_base += self._walked
+        self._walked = 0
         self._rewind()
         return None
 
