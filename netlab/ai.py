@@ -9,6 +9,7 @@ own retries are off and netlab retries rate limits and server errors inside one 
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import time
 from collections.abc import Mapping
@@ -40,9 +41,17 @@ class Explanation:
     note: str = ""  # e.g. why the offline explanation was used instead
     messages: tuple[dict[str, str], ...] = field(default=(), repr=False)  # what was sent
 
-    def _repr_markdown_(self) -> str:
-        note = f"\n\n*{self.note}*" if self.note else ""
-        return f"{self.text}{note}\n\n<sub>{self.source} · {self.latency:.2f} s</sub>"
+    def _repr_html_(self) -> str:
+        # The text quotes packet fields and a model's answer: rendered with formatting tags
+        # only (no link or image a notebook's Markdown renderer would fetch or follow).
+        from .core.safe_html import safe_markdown
+
+        note = f"<p><i>{html.escape(self.note)}</i></p>" if self.note else ""
+        return (
+            safe_markdown(self.text)
+            + note
+            + f"<sub>{html.escape(self.source)} · {self.latency:.2f} s</sub>"
+        )
 
 
 @dataclass

@@ -139,7 +139,10 @@ class Capture:
         self._finished = threading.Event()  # the source ran out and every row is decoded
         self._threads: list[threading.Thread] = []
         self._pending: Source | None = None
+        self._pending_bpf: str | None = None  # a live filter change for the reader to apply
+        self._swap_error: BaseException | None = None
         self._swapped = threading.Event()
+        self._restart_lock = threading.Lock()  # one restart at a time
         self._started: datetime | None = None
         self._received = self._decoded = self._dropped_netlab = 0
         self._kernel_base = 0  # drops reported by sources replaced by restart()
@@ -222,11 +225,14 @@ class Capture:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until a file source has been read to its end, decoded, and every row has been
-        through the detectors and every subscription; True if all that within `timeout` s."""
+        through the detectors and every callback subscription; True if all that within
+        `timeout` s. (Rows waiting in an iterated subscription are the iterator's to take.)"""
         deadline = None if timeout is None else time.monotonic() + timeout
         if not self._finished.wait(timeout):
             return False
         for sub in list(self._subscribers):
+            if not sub.has_callback:
+                continue
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not sub.flush(left):
                 return False
@@ -239,6 +245,8 @@ class Capture:
         while not self._stop.is_set():
             if self._pending is not None:
                 self._swap_source()
+            if self._pending_bpf is not None:
+                self._apply_bpf()
             try:
                 chunk = self._source.read(interval)
             except Exception as exc:  # noqa: BLE001 - report, wait, and keep the capture alive
@@ -274,10 +282,31 @@ class Capture:
         with self._lock:  # stopped while waiting: read but never decoded
             self._dropped_netlab += len(chunk)
 
+    def _apply_bpf(self) -> None:
+        expression, self._pending_bpf = self._pending_bpf, None
+        assert expression is not None
+        try:
+            self._source.set_bpf(expression)  # type: ignore[attr-defined]
+        except BaseException as exc:  # noqa: BLE001 - handed to the restart() that asked
+            self._swap_error = exc
+        self._swapped.set()
+
     def _swap_source(self) -> None:
         new, self._pending = self._pending, None
         assert new is not None
         old = self._source
+        # What the old live or remote source still holds (its ring, its queue) is read before
+        # it goes: nothing lost. (A file would just go on; it loses nothing by closing.)
+        for _ in range(0 if getattr(old, "can_wait", False) else 64):
+            try:
+                chunk = old.read(0)
+            except Exception:  # noqa: BLE001 - a failing old source has nothing more to give
+                break
+            if chunk is None or not len(chunk):
+                break
+            with self._lock:
+                self._received += len(chunk)
+            self._put_waiting(chunk)
         with self._lock:
             self._kernel_base += old.counters(self._received - self._received_at_swap).dropped
             self._received_at_swap = self._received
@@ -468,9 +497,15 @@ class Capture:
         The new source is opened (and its filter compiled) first; if that fails the error is
         raised and the running capture continues untouched.
         """
-        current = self._source
         if interface is None and bpf is None:
             return
+        # One restart at a time: parallel ones (a server's settings POSTs) each opened a
+        # source, and the ones replaced before the reader took them were never closed.
+        with self._restart_lock:
+            self._restart(interface, bpf)
+
+    def _restart(self, interface: str | None, bpf: str | None) -> None:
+        current = self._source
         new_bpf = current.bpf if bpf is None else bpf
         if interface is None and isinstance(current, FileSource):
             current.set_bpf(new_bpf)  # validates first; the old filter stays on error
@@ -480,20 +515,37 @@ class Capture:
         if isinstance(current, RemoteSource):
             current.set_remote(interface=interface, bpf=bpf)  # the server validates
             return
+        if isinstance(current, LiveSource) and interface in (None, current.interface):
+            # The same interface, another filter: change it on the open handle, in the
+            # reader's thread. A second handle would see packets twice while both were open
+            # and lose what the first still held when closed.
+            current.check_bpf(new_bpf)
+            if not self._threads or not self.running:
+                current.set_bpf(new_bpf)
+                return
+            self._swap_error = None
+            self._swapped.clear()
+            self._pending_bpf = new_bpf
+            if not self._swapped.wait(30):
+                raise CaptureError("the capture did not change its filter within 30 s")
+            if self._swap_error is not None:
+                raise self._swap_error
+            return
         if interface is None:
-            if not isinstance(current, LiveSource):
-                raise CaptureError(f"{current.description} cannot change its filter")
-            interface = current.interface
+            raise CaptureError(f"{current.description} cannot change its filter")
         new = make_source(interface, new_bpf, self.settings, self._speed, self._loop)
         new.open()
-        if not self._threads:
+        if not self._threads or not self.running:
             self._source.close()
             self._source = new
             return
         self._swapped.clear()
         self._pending = new
-        if not self._swapped.wait(10):
-            raise CaptureError("the capture did not switch source within 10 s")
+        if not self._swapped.wait(30):
+            if self._pending is new:  # never taken: it must not stay open
+                self._pending = None
+                new.close()
+            raise CaptureError("the capture did not switch source within 30 s")
 
     def __repr__(self) -> str:
         s = self.stats

@@ -98,19 +98,31 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from .config import Settings
     from .voila_app import start, stop, wait_ready
 
-    process = start(args.source, host=args.host, port=args.port, idle=args.idle, cull=args.cull)
+    settings = Settings.load()
+    token = settings.dashboard_token.get_secret_value()
+    process = start(
+        args.source,
+        host=args.host,
+        port=args.port,
+        idle=args.idle,
+        cull=args.cull,
+        token=token,
+        max_kernels=settings.dashboard_max_kernels,
+    )
     try:
         url = wait_ready(args.host, args.port, process)
+        page = f"{url}?token={token}" if token else url
         if args.check:
             import httpx
 
-            page = httpx.get(url, timeout=120)  # runs the notebook once, as a browser would
-            ok = page.status_code == 200 and "netlab" in page.text
-            print(f"netlab dashboard answered at {url}: {'ok' if ok else page.status_code}")
+            answer = httpx.get(page, timeout=120)  # runs the notebook once, as a browser would
+            ok = answer.status_code == 200 and "netlab" in answer.text
+            print(f"netlab dashboard answered at {url}: {'ok' if ok else answer.status_code}")
             return 0 if ok else 1
-        print(f"netlab dashboard: {url}  (Ctrl-C to stop)", flush=True)
+        print(f"netlab dashboard: {page}  (Ctrl-C to stop)", flush=True)
         return process.wait()
     except KeyboardInterrupt:
         print("netlab dashboard: stopping", file=sys.stderr, flush=True)

@@ -139,6 +139,17 @@ class Settings(BaseSettings):
 
     # dashboard
     refresh_hz: float = Field(2.0, gt=0, le=30, description="Widget refreshes per second")
+    dashboard_token: SecretStr = Field(
+        SecretStr(""),
+        description="Token the dashboard page requires when set (needed off loopback: "
+        "`netlab dashboard --host 0.0.0.0`)",
+    )
+    dashboard_max_kernels: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="Dashboard pages (each a kernel, ~300 MB) open at once; more answer 503",
+    )
 
     @field_validator("detectors")
     @classmethod

@@ -124,6 +124,11 @@ class Subscription:
             if self._unfinished <= 0:
                 self._idle.notify_all()
 
+    @property
+    def has_callback(self) -> bool:
+        """True when rows go to a callback in the subscription's thread (not an iterator)."""
+        return self._thread is not None
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every batch handed over so far has been through the callback (or taken
         by the iterator); True if so within `timeout` seconds."""

@@ -23,8 +23,10 @@ REPO_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "dashboar
 JUPYTER_DATA = Path(__file__).resolve().parent / "data" / "jupyter"
 
 
-def voila_command(notebook: Path, *, host: str, port: int, idle: float, cull: float) -> list[str]:
-    """The Voilà command line."""
+def voila_command(
+    notebook: Path, *, host: str, port: int, idle: float, cull: float, max_kernels: int = 8
+) -> list[str]:
+    """The Voilà command line (secrets go in its config file, never here: `ps` shows it)."""
     return [
         sys.executable,
         "-m",
@@ -37,7 +39,35 @@ def voila_command(notebook: Path, *, host: str, port: int, idle: float, cull: fl
         f"--MappingKernelManager.cull_idle_timeout={int(cull)}",
         f"--MappingKernelManager.cull_interval={max(1, int(cull // 3))}",
         "--MappingKernelManager.cull_connected=False",
+        "--VoilaConfiguration.multi_kernel_manager_class=netlab.voila_kernels.LimitedKernelManager",
+        f"--LimitedKernelManager.max_kernels={max_kernels}",
     ]
+
+
+def check_dashboard_bind(host: str, token: str) -> None:
+    """Refuse to serve the dashboard beyond loopback without a token (as `netlab serve`)."""
+    from .errors import SettingsError
+    from .server.security import is_loopback
+
+    if not is_loopback(host) and not token:
+        raise SettingsError(
+            f"refusing to serve the dashboard on {host!r} without a token: anyone who can "
+            "reach it would see your traffic and could start kernels. Set "
+            "NETLAB_DASHBOARD_TOKEN (open the page as http://HOST:PORT/?token=...), or bind "
+            "127.0.0.1"
+        )
+
+
+def _config_dir(token: str) -> str:
+    """A private Jupyter config directory holding Voilà's token (mode 0700/0600)."""
+    import json
+
+    path = Path(tempfile.mkdtemp(prefix="netlab-voila-"))  # created 0700
+    config = path / "voila.json"
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"Voila": {"token": token}}, fh)
+    return str(path)
 
 
 def start(
@@ -49,8 +79,14 @@ def start(
     cull: float = 60.0,
     env: dict[str, str] | None = None,
     log: int | None = None,
+    token: str = "",
+    max_kernels: int = 8,
 ) -> subprocess.Popen[bytes]:
-    """Start Voilà on the dashboard notebook (in the background) and return the process."""
+    """Start Voilà on the dashboard notebook (in the background) and return the process.
+
+    Beyond loopback a token is required (SettingsError otherwise); the page then needs
+    `?token=...`. At most `max_kernels` pages run at once (the next ones answer 503)."""
+    check_dashboard_bind(host, token)
     notebook = REPO_NOTEBOOK
     if not notebook.exists():
         notebook = write_dashboard(Path(tempfile.mkdtemp(prefix="netlab-")) / "dashboard.ipynb")
@@ -60,15 +96,24 @@ def start(
     )
     if source:
         child_env["NETLAB_SOURCE"] = source
+    if token:
+        child_env["JUPYTER_CONFIG_DIR"] = _config_dir(token)
     # A session of its own: a Ctrl-C in the terminal reaches netlab only, which then stops
     # Voilà in order (Jupyter's own SIGINT handler waits for a "y" on stdin and carries on).
-    return subprocess.Popen(
-        voila_command(notebook, host=host, port=port, idle=idle, cull=cull),
+    process = subprocess.Popen(
+        voila_command(
+            notebook, host=host, port=port, idle=idle, cull=cull, max_kernels=max_kernels
+        ),
         env=child_env,
         stdout=log,
         stderr=log,
         start_new_session=True,
     )
+    _private_dirs[process.pid] = child_env.get("JUPYTER_CONFIG_DIR", "") if token else ""
+    return process
+
+
+_private_dirs: dict[int, str] = {}  # Voilà's pid -> its token's config directory
 
 
 def _descendants(pid: int) -> list[int]:
@@ -107,13 +152,19 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    private = _private_dirs.pop(process.pid, "")
+    if private:
+        import shutil
+
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def wait_ready(
     host: str, port: int, process: subprocess.Popen[bytes], timeout: float = 60.0
 ) -> str:
     """Wait until Voilà serves its assets (not GET /: each GET / starts a kernel)."""
-    url = f"http://{host}:{port}/"
+    shown = "127.0.0.1" if host in ("", "0.0.0.0", "::", "*") else host
+    url = f"http://{shown}:{port}/"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -7,6 +7,7 @@
   bench.py ws        a server replaying 10k packets/s to 50 WebSocket clients: latency, CPU
   bench.py dashboard the dashboard's widgets fed at 10k packets/s: CPU and main-thread lag
   bench.py replay    real-time replay pacing: each inter-packet gap replayed vs captured
+  bench.py restarts  filter changes under traffic: numbered datagrams lost or seen twice (root)
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -357,15 +358,9 @@ def cmd_ws(args: argparse.Namespace) -> None:
             except httpx.HTTPError:
                 time.sleep(0.1)
         cpu0, wall0 = _proc_cpu(server.pid), time.monotonic()
-        latencies: list[float] = []
-        newest: list[float] = []
-        receipts: dict[int, list[float]] = {}
-        counts = {"messages": 0, "rows": 0, "dropped": 0}
-
-        def ts_of(text: str, at: int) -> float:
-            start = text.index('"ts":"', at) + 6
-            stamp = text[start : text.index('"', start)]
-            return datetime.fromisoformat(stamp[:26] + "+00:00").timestamp()
+        # Each client only records when each message arrived; everything is parsed after the
+        # run, so parsing never delays a receipt (an independent client measured this way).
+        arrivals: list[tuple[float, str]] = []
 
         async def client() -> None:
             async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
@@ -375,17 +370,7 @@ def cmd_ws(args: argparse.Namespace) -> None:
                         text = await asyncio.wait_for(ws.recv(), timeout=1)
                     except TimeoutError:
                         continue
-                    now = time.time()
-                    if '"type":"packets"' not in text[:80]:
-                        continue
-                    counts["messages"] += 1
-                    counts["rows"] += text.count('"number":')
-                    if text.startswith('{"dropped_messages"'):
-                        counts["dropped"] += int(text[20 : text.index(",")])
-                    v = int(text[text.index('"version":') + 10 : text.index(',"rows"')])
-                    receipts.setdefault(v, []).append(now)
-                    latencies.append(now - ts_of(text, 0))  # the oldest row: the worst case
-                    newest.append(now - ts_of(text, text.rindex('"number":')))
+                    arrivals.append((time.time(), text))
 
         async def send() -> None:
             await asyncio.sleep(1)  # the clients connect first
@@ -412,8 +397,31 @@ def cmd_ws(args: argparse.Namespace) -> None:
         server.terminate()
         server.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
+    import re
+
+    stamp = re.compile(r'"ts":"([^"]+)"')
+    latencies: list[float] = []  # the oldest row of each message
+    newest: list[float] = []
+    every_row: list[float] = []  # each row, as a packet-to-client latency
+    receipts: dict[int, list[float]] = {}
+    counts = {"messages": 0, "rows": 0, "dropped": 0}
+    for now, text in arrivals:
+        if '"type":"packets"' not in text[:80]:
+            continue
+        counts["messages"] += 1
+        if text.startswith('{"dropped_messages"'):
+            counts["dropped"] += int(text[20 : text.index(",")])
+        v = int(text[text.index('"version":') + 10 : text.index(',"rows"')])
+        receipts.setdefault(v, []).append(now)
+        times = [datetime.fromisoformat(t[:26] + "+00:00").timestamp() for t in stamp.findall(text)]
+        counts["rows"] += len(times)
+        if times:
+            latencies.append(now - times[0])
+            newest.append(now - times[-1])
+            every_row.extend(now - t for t in times)
     lat = np.array(latencies) * 1000
     late = np.array(newest) * 1000
+    rows_ms = np.array(every_row) * 1000
     what = "live capture on lo" if args.live else "replay"
     print(
         f"{args.clients} clients, {what} at {args.rate:,} packets/s for {args.seconds} s, "
@@ -432,6 +440,10 @@ def cmd_ws(args: argparse.Namespace) -> None:
     print(
         f"\nnewest row of each message: p50 {np.percentile(late, 50):.0f} ms, "
         f"p99 {np.percentile(late, 99):.0f} ms"
+    )
+    print(
+        f"every row, capture to client: p50 {np.percentile(rows_ms, 50):.0f} ms, "
+        f"p99 {np.percentile(rows_ms, 99):.0f} ms, max {rows_ms.max():.0f} ms"
     )
     print("(latency: capture time of a message's oldest / newest row to its receipt by a client)")
     spread = np.array([max(t) - min(t) for t in receipts.values() if len(t) > 1]) * 1000
@@ -536,6 +548,65 @@ def cmd_replay(args: argparse.Namespace) -> None:
         )
 
 
+def cmd_restarts(args: argparse.Namespace) -> None:
+    """Numbered loopback datagrams while the capture's filter changes: none lost or doubled."""
+    import socket
+    import threading
+
+    import numpy as np
+
+    import netlab
+    from netlab.core.pcapfile import parse_pcap_header, walk_pcap
+
+    if os.geteuid() != 0:
+        sys.exit("bench restarts captures on lo: run it as root")
+    port = _free_port()
+    filters = [f"udp and dst port {port}", f"udp dst port {port} and udp"]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "restarts.pcap"
+        sent = threading.Event()
+        pause = args.seconds / (args.packets / 500)
+
+        def send() -> None:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for i in range(args.packets):
+                    s.sendto(b"n" + i.to_bytes(4, "big"), ("127.0.0.1", port))
+                    if i % 500 == 0:
+                        time.sleep(pause)
+            sent.set()
+
+        with netlab.Capture("lo", bpf=filters[0], max_rows=args.packets * 2) as cap:
+            with cap.record(out):
+                sender = threading.Thread(target=send)
+                sender.start()
+                restarts = 0
+                every = args.seconds / args.restarts
+                while not sent.is_set() and restarts < args.restarts:
+                    cap.restart(bpf=filters[restarts % 2])
+                    restarts += 1
+                    time.sleep(max(0.0, every - 0.06))  # a change waits for the reader
+                sender.join()
+                deadline = time.monotonic() + 30
+                while cap.stats.decoded < args.packets and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.5)
+                stats = cap.stats
+        data = out.read_bytes()
+    rec = walk_pcap(data, 24, parse_pcap_header(data[:24])).records
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = (rec.offset + rec.caplen).astype(np.int64)
+    tail = buf[ends[:, None] - np.arange(4, 0, -1)[None, :]].astype(np.uint32)
+    numbers = (tail * (1 << np.arange(24, -1, -8, dtype=np.uint32))).sum(axis=1)
+    unique = len(np.unique(numbers))
+    print(f"{args.packets:,} datagrams, {restarts} filter changes on lo\n")
+    print("| missing | seen twice | dropped by the kernel | dropped by netlab |")
+    print("|---|---|---|---|")
+    print(
+        f"| {args.packets - unique:,} | {len(numbers) - unique:,} | {stats.dropped_kernel:,} "
+        f"| {stats.dropped_netlab:,} |"
+    )
+
+
 def _rss_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -586,6 +657,11 @@ def main() -> None:
         "--freeze", action="store_true", help="gc.freeze() after start-up, as a served kernel does"
     )
     dash.set_defaults(run=cmd_dashboard)
+    restarts = sub.add_parser("restarts", help="filter changes under traffic (root)")
+    restarts.add_argument("--packets", type=int, default=120_000)
+    restarts.add_argument("--restarts", type=int, default=200)
+    restarts.add_argument("--seconds", type=float, default=10.0)
+    restarts.set_defaults(run=cmd_restarts)
     replay = sub.add_parser("replay", help="real-time replay pacing")
     replay.add_argument("--packets", type=int, default=200)
     replay.set_defaults(run=cmd_replay)

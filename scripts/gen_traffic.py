@@ -4,11 +4,12 @@
   gen_traffic.py steady   --rate 200 --seconds 10          UDP datagrams at a steady rate
   gen_traffic.py burst    --rate 5000 --seconds 2          a short flood
   gen_traffic.py portscan --ports 1-500                    TCP connection attempts, one per port
-  gen_traffic.py dns      --rate 300 --seconds 5           a DNS query storm (to a dead port)
+  gen_traffic.py dns      --rate 300 --seconds 5           a DNS query storm: 50 names
+                                                           under storm.example, to port 53
 
 Every pattern stops after --count packets or --seconds, whichever comes first (both capped).
-Destinations must be loopback (127.0.0.0/8, ::1) unless --allow names a namespace address the
-caller created (checked against `ip -n NS addr`).
+Destinations must be loopback (127.0.0.0/8, ::1) unless --namespace names a namespace the
+caller created whose address --host is (checked against `ip -n NS addr`).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def main() -> None:
     )
     parser.add_argument("pattern", choices=["steady", "burst", "portscan", "dns"])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=45454)
+    parser.add_argument("--port", type=int, default=None, help="UDP port (default 45454; dns: 53)")
     parser.add_argument("--rate", type=float, default=None, help="packets per second")
     parser.add_argument("--seconds", type=float, default=None, help="at most this long")
     parser.add_argument("--count", type=int, default=None, help="at most this many packets")
@@ -112,9 +113,9 @@ def main() -> None:
     seconds = min(args.seconds or seconds, MAX_SECONDS)
     count = min(args.count or int(rate * seconds), MAX_COUNT)
     if args.pattern in ("steady", "burst"):
-        sent = udp(args.host, args.port, count, rate, seconds)
+        sent = udp(args.host, args.port or 45454, count, rate, seconds)
     elif args.pattern == "dns":
-        sent = dns(args.host, 53 if args.port == 45454 else args.port, count, rate, seconds)
+        sent = dns(args.host, args.port or 53, count, rate, seconds)
     else:
         first, last = (int(x) for x in args.ports.split("-"))
         sent = portscan(args.host, first, min(last, first + count - 1), rate, seconds)

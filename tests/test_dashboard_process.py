@@ -69,3 +69,45 @@ def test_a_signal_stops_voila_and_every_kernel(signum, tmp_path):
             except ProcessLookupError:
                 pass
         proc.wait(10)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "*", "192.0.2.1"])
+def test_the_dashboard_refuses_to_listen_beyond_loopback_without_a_token(host):
+    env = {**os.environ, "NETLAB_DASHBOARD_TOKEN": ""}
+    out = subprocess.run(
+        [sys.executable, "-m", "netlab", "dashboard", "--host", host, "--check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 2 and "without a token" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("host", ["", "0.0.0.0", "::", "*"])
+def test_every_spelling_of_all_interfaces_counts_as_beyond_loopback(host):
+    from netlab.server.security import is_loopback
+
+    assert not is_loopback(host)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+
+
+@pytest.mark.slow
+def test_a_token_protects_the_page_and_kernels_are_bounded(tmp_path):
+    from netlab import voila_app
+
+    port = _free_port()
+    env = {"NETLAB_AI_MODE": "offline", "NETLAB_SOURCE": ""}
+    process = voila_app.start(None, port=port, env=env, token="s3cret-tok", max_kernels=1, cull=600)
+    try:
+        url = voila_app.wait_ready("127.0.0.1", port, process)
+        assert "s3cret-tok" not in " ".join(open(f"/proc/{process.pid}/cmdline").read().split("\0"))
+        refused = httpx.get(url, timeout=60)  # no token: the login page, no kernel
+        assert refused.status_code in (401, 403) or "login" in refused.headers["location"]
+        first = httpx.get(url, params={"token": "s3cret-tok"}, timeout=180)
+        assert first.status_code == 200 and "netlab" in first.text
+        second = httpx.get(url, params={"token": "s3cret-tok"}, timeout=180)
+        assert second.status_code == 503  # one kernel at most: the next page waits its turn
+    finally:
+        voila_app.stop(process)

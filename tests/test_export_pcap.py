@@ -185,6 +185,22 @@ def test_a_recording_is_complete_when_the_capture_closes(tmp_path):
     assert recording.closed and recording.frames == 40
     assert len(netlab.read_pcap(out)) == 40
     recording.close()  # idempotent
-    with netlab.Capture(path, speed=None) as again, again.record(tmp_path / "b.pcap") as rec:
+    again = netlab.Capture(path, speed=None)
+    with again.record(tmp_path / "b.pcap") as rec, again:  # recording before reading starts
         assert again.wait(60)
     assert rec.closed and len(netlab.read_pcap(tmp_path / "b.pcap")) == 40
+
+
+def test_a_paced_replay_keeps_every_frames_bytes_within_its_budget():
+    # A paced replay hands out a few frames at a time from one read-ahead block: the store
+    # kept copies of the whole block and had bytes for 1,997 of the 18,926 demo frames.
+    from netlab.cli import DEMO_PCAP
+
+    settings = netlab.Settings.load(env_file=None, detectors="")
+    cap = netlab.Capture(netlab.FileSource(DEMO_PCAP, speed=40.0), settings=settings)
+    with cap:
+        assert cap.wait(120)
+    snap = cap.frame.snapshot()
+    assert len(snap) == 18_926
+    assert cap.packets.oldest == 1  # 64 MiB holds the whole 3 MB demo
+    assert cap.packets.size < 2 * DEMO_PCAP.stat().st_size

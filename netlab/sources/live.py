@@ -104,6 +104,21 @@ class LiveSource:
         """The interface's link type (valid once open)."""
         return self._handle.linktype if self._handle else 1
 
+    def check_bpf(self, expression: str) -> None:
+        """Raise FilterError if `expression` does not compile for this interface."""
+        from .libpcap import BpfProgram
+
+        BpfProgram(expression, self.linktype)
+
+    def set_bpf(self, expression: str) -> None:
+        """Change the filter on the open handle, keeping its ring (no packet lost or seen
+        twice). Call it from the thread that reads; Capture.restart does."""
+        if self._handle is None:
+            self.bpf = expression
+            return
+        self._handle.set_filter(expression)
+        self.bpf = expression
+
     def read(self, timeout: float) -> Chunk | None:
         """Wait up to `timeout` for the ring to have packets, then drain it."""
         handle = self._handle

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
+import pandas as pd
 
 from ..core.anomaly import Alert
-from .refresher import Update
+from .refresher import Refresher, Update, feed
+
+if TYPE_CHECKING:
+    from ..capture import Capture
 
 COLORS = {"critical": "#b71c1c", "warning": "#e65100", "info": "#1565c0"}
 
@@ -17,9 +22,17 @@ class AlertBanner(w.VBox):  # type: ignore[misc]
 
     The slots are created once, here: the refresher thread only changes their values and
     visibility, because new widgets created from a background thread may never reach Voilà.
+    Alone, give it a Capture (local or remote) and it keeps itself live; in a Dashboard the
+    dashboard's refresher feeds it.
     """
 
-    def __init__(self, show: int = 4) -> None:
+    def __init__(
+        self,
+        source: Capture | pd.DataFrame | None = None,
+        *,
+        show: int = 4,
+        hz: float | None = None,
+    ) -> None:
         self.show = show
         self.dismissed: set[tuple[str, str]] = set()
         self.alerts: list[Alert] = []
@@ -34,6 +47,14 @@ class AlertBanner(w.VBox):  # type: ignore[misc]
             self._slots.append(w.HBox([text, dismiss], layout=w.Layout(display="none")))
         super().__init__([self.placeholder, *self._slots])
         self.add_class("netlab-alerts")
+        self.refresher: Refresher | None = feed(self.refresh, source, hz)
+
+    def close(self) -> None:
+        """Stop its own refresher, if it has one; idempotent."""
+        refresher = getattr(self, "refresher", None)
+        if refresher is not None:
+            refresher.close()
+        super().close()
 
     @staticmethod
     def key(alert: Alert) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import ipywidgets as w
 from ..capture import Capture
 from ..errors import NetlabError
 from ..sources.live import LiveSource
-from .refresher import Update
+from .refresher import Refresher, Update, feed
 
 
 def _interface_names() -> list[str]:
@@ -22,9 +22,12 @@ def _interface_names() -> list[str]:
 
 
 class CaptureControls(w.VBox):  # type: ignore[misc]
-    """Switch interface or filter while the capture keeps running; errors shown in place."""
+    """Switch interface or filter while the capture keeps running; errors shown in place.
 
-    def __init__(self, capture: Capture) -> None:
+    Alone (`live=True`, the default) its status line keeps itself up to date; in a Dashboard
+    (`live=False`) the dashboard's refresher feeds it."""
+
+    def __init__(self, capture: Capture, *, live: bool = True, hz: float | None = None) -> None:
         self.capture = capture
         source = capture.source
         current = source.interface if isinstance(source, LiveSource) else source.description
@@ -47,9 +50,18 @@ class CaptureControls(w.VBox):  # type: ignore[misc]
         self.status = w.HTML("")
         self.status.add_class("netlab-status")
         self.apply.on_click(lambda _b: self.apply_changes())
-        self.bpf.on_submit(lambda _t: self.apply_changes())
+        self.bpf.continuous_update = False  # Enter or leaving the box applies, as on_submit did
+        self.bpf.observe(lambda _c: self.apply_changes(), names="value")
         super().__init__([w.HBox([self.interface, self.bpf, self.apply]), self.error, self.status])
         self.add_class("netlab-controls")
+        self.refresher: Refresher | None = feed(self.refresh, capture if live else None, hz)
+
+    def close(self) -> None:
+        """Stop its own refresher, if it has one; idempotent."""
+        refresher = getattr(self, "refresher", None)
+        if refresher is not None:
+            refresher.close()
+        super().close()
 
     def apply_changes(self) -> None:
         """Validate and switch; on error show it and leave the capture as it was."""

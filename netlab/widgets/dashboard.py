@@ -73,7 +73,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self.table = PacketTable(max_rows=12)
         self.sparkline = RateSparkline()
         self.alerts = AlertBanner()
-        self.controls = CaptureControls(capture)
+        self.controls = CaptureControls(capture, live=False)
         self.explain = ExplainPanel(
             lambda: self.table.selected_row,
             lambda: capture.alerts[-1] if capture.alerts else None,

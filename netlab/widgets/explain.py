@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
-import markdown
 
 from ..core.anomaly import Alert
+from ..core.safe_html import safe_markdown
 from ..errors import NetlabError
 
 
@@ -63,7 +63,7 @@ class ExplainPanel(w.VBox):  # type: ignore[misc]
         source = result.source + (f" · {result.model}" if result.model else "")
         self.output.value = (
             f'<p class="netlab-explain-title"><b>{html.escape(title)}</b></p>'
-            + markdown.markdown(html.escape(result.text, quote=False))
+            + safe_markdown(result.text)
             + note
             + f"<small>{html.escape(source)} · {result.latency:.2f} s</small>"
         )
