@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         description="Comma-separated origins allowed for WebSocket and CORS (ports are ignored)",
     )
 
+    server_capture_dir: str = Field(
+        "",
+        description="Directory whose capture files POST /capture/settings may switch to "
+        "(empty: interfaces only)",
+    )
     server_ws_interval: float = Field(
         0.05,
         ge=0.01,

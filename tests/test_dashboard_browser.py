@@ -206,3 +206,60 @@ def test_closed_pages_leave_no_kernel_behind(voila, browser):
     while _kernels(process.pid) and time.monotonic() < deadline:
         time.sleep(1)
     assert _kernels(process.pid) == [], "kernels of closed pages are still running"
+
+
+def test_packet_text_cannot_inject_markup_into_the_page(browser, tmp_path):
+    # A crafted Host and DNS name (a backtick closes the code span) made a live <img> the
+    # browser fetched at once and a javascript: link. The explanation must show them as text.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Pixel(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    pixel = ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    pixel.daemon_threads = False
+    threading.Thread(target=pixel.serve_forever, name="test-pixel").start()
+    bait = f"![p](http://127.0.0.1:{pixel.server_address[1]}/pwn.png)"
+    host = f"a`{bait}`[x](javascript:alert(1))`.example"
+    frames = []
+    for k in range(200):
+        if k % 2:
+            payload = synth.udp(5000 + k, 53, synth.dns_query(f"q`{bait}`.example", k))
+            frames.append(synth.ether(synth.ipv4("10.0.0.5", "10.0.0.53", 17, payload)))
+        else:
+            payload = synth.tcp(40000 + k, 80, 0x18, synth.http_get(host))
+            frames.append(synth.ether(synth.ipv4("10.0.0.5", "10.0.0.80", 6, payload)))
+    path = tmp_path / "inject.pcap"
+    synth.write_pcap(path, frames, step=0.05)
+    port = _free_port()
+    env = {"NETLAB_AI_MODE": "offline", "NETLAB_DETECTORS": ""}
+    process = voila_app.start(str(path), port=port, idle=60, cull=60, env=env)
+    try:
+        url = voila_app.wait_ready("127.0.0.1", port, process)
+        page = _open(browser, url)
+        try:
+            from playwright.sync_api import expect
+
+            output = page.locator(".netlab-explain-output")
+            for index in (0, 1):  # one HTTP and one DNS row
+                page.locator(".netlab-table-picker select").select_option(index=index)
+                page.locator("button.netlab-explain-packet").click()
+                expect(output).to_contain_text("pwn.png", timeout=60_000)  # shown as text
+                assert output.locator("img, a, script").count() == 0
+            page.wait_for_timeout(1000)
+            assert hits == [], f"the page fetched {hits}"
+        finally:
+            _close(page)
+    finally:
+        voila_app.stop(process)
+        pixel.shutdown()
+        pixel.server_close()

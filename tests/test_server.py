@@ -429,3 +429,87 @@ def _get_rows(url: str) -> list:
         return httpx.get(url, params={"limit": 1}, timeout=5).json()["rows"]
     except (httpx.HTTPError, ValueError, KeyError):
         return []
+
+
+def test_settings_switch_only_to_interfaces_or_the_capture_dir(replay_file, tmp_path):
+    import os
+    import threading as th
+
+    secret = tmp_path / "private" / "secret.pcap"
+    secret.parent.mkdir()
+    secret.write_bytes(replay_file.read_bytes())
+    fifo = tmp_path / "fifo.pcap"
+    os.mkfifo(fifo)
+    allowed = tmp_path / "captures"
+    allowed.mkdir()
+    (allowed / "ok.pcap").write_bytes(replay_file.read_bytes())
+    before = set(th.enumerate())
+    with _server(replay_file, server_capture_dir=str(allowed)) as srv:
+        for bad in (
+            str(secret),
+            str(fifo),
+            "ws://127.0.0.1:9/ws",
+            "../private/secret.pcap",
+            "nosuch0",
+        ):
+            r = httpx.post(f"{srv.url}/capture/settings", json={"interface": bad}, timeout=30)
+            assert r.status_code == 422 and "unknown interface" in r.json()["detail"], bad
+        assert not [t for t in th.enumerate() if t not in before and "remote" in t.name]
+        ok = httpx.post(f"{srv.url}/capture/settings", json={"interface": "ok.pcap"}, timeout=30)
+        assert ok.status_code == 200, ok.text
+        assert "ok.pcap" in httpx.get(f"{srv.url}/capture/settings").json()["source"]
+
+
+@pytest.mark.parametrize("bpf", ["\u0000", "udp\u0000 garbage (((", "udp \ud800"])
+def test_a_filter_with_nul_or_a_lone_surrogate_is_refused(replay_file, bpf):
+    with pytest.raises(netlab.FilterError):
+        netlab.validate_bpf(bpf)
+    with _server(replay_file) as srv:
+        body = json.dumps({"bpf_filter": bpf}).encode()  # \ud800 as JSON's own escape
+        r = httpx.post(
+            f"{srv.url}/capture/settings",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 422, r.text
+        assert httpx.get(f"{srv.url}/capture/settings").json()["bpf_filter"] == ""
+
+
+def test_cors_allows_exactly_the_listed_origins_with_any_port(replay_file):
+    with _server(replay_file, server_origins="http://127.0.0.1,https://dash.example.com") as srv:
+
+        def allowed(origin: str) -> bool:
+            r = httpx.get(f"{srv.url}/health", headers={"Origin": origin})
+            return r.headers.get("access-control-allow-origin") == origin
+
+        assert allowed("http://127.0.0.1:8866") and allowed("http://127.0.0.1")
+        assert allowed("https://dash.example.com:8443")
+        for origin in (
+            "http://127x0x0x1",
+            "https://dashxexample.com",
+            "http://127.0.0.1.evil",
+            "https://dash.example.com.evil.net",
+            "http://dash.example.com",
+        ):
+            assert not allowed(origin), origin
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(replay_file):
+    # DNS rebinding: a page on evil.example whose name now resolves to 127.0.0.1
+    with _server(replay_file) as srv:
+        assert httpx.get(f"{srv.url}/stats").status_code == 200
+        assert httpx.get(f"{srv.url}/stats", headers={"Host": "localhost:1"}).status_code == 200
+        rebound = httpx.get(f"{srv.url}/stats", headers={"Host": "evil.example:8765"})
+        assert rebound.status_code == 421
+        with pytest.raises(InvalidStatus):
+            connect(srv.ws_url, additional_headers={"Host": "evil.example"})
+
+
+def test_api_docs_need_the_token_too(replay_file):
+    with _server(replay_file, server_token="s3cret") as srv:
+        for path in ("/docs", "/openapi.json", "/redoc", "/nosuch"):
+            assert httpx.get(f"{srv.url}{path}").status_code == 401, path
+        page = httpx.get(f"{srv.url}/docs", params={"token": "s3cret"})
+        assert page.status_code == 200 and "/openapi.json?token=s3cret" in page.text
+        spec = httpx.get(f"{srv.url}/openapi.json", params={"token": "s3cret"})
+        assert spec.status_code == 200 and "/packets" in spec.json()["paths"]

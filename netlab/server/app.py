@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
+from urllib.parse import urlencode
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -11,9 +14,12 @@ from typing import Any
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -32,7 +38,7 @@ from ..sources.live import LiveSource
 from ..sources.packetstore import number_ranges
 from ..sources.writer import pcapng_bytes
 from .broadcaster import Broadcaster, Client, stats_dict
-from .security import BodyLimit, origin_hosts, origin_ok, token_ok
+from .security import BodyLimit, Gate, origin_hosts, origin_ok, token_ok
 
 log = logging.getLogger("netlab.server")
 
@@ -40,7 +46,7 @@ log = logging.getLogger("netlab.server")
 class CaptureSettingsIn(BaseModel):
     """A change of interface and/or capture filter; omitted fields stay as they are."""
 
-    interface: str | None = Field(None, min_length=1, max_length=64)
+    interface: str | None = Field(None, min_length=1, max_length=1024)
     bpf_filter: str | None = Field(None, max_length=4096)
 
 
@@ -59,6 +65,47 @@ def _capture_settings(capture: Capture) -> dict[str, Any]:
         "interface": source.interface if isinstance(source, LiveSource) else None,
         "bpf_filter": source.bpf,
     }
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped (valid for any Python text)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def cors_origin_regex(allowed: set[tuple[str, str]]) -> str:
+    """A regex matching exactly the allowed origins, with or without a port."""
+    parts = [f"{re.escape(scheme)}://{re.escape(host)}(:[0-9]+)?" for scheme, host in allowed]
+    return "|".join(parts) or "^$"
+
+
+def _allowed_source(name: str, settings: Settings) -> tuple[str, str]:
+    """(the source to open, "") when `name` may become the capture's source over the API,
+    else ("", why not)."""
+    import os
+    import stat
+
+    from ..system import interfaces
+
+    if "\x00" in name or not name.strip():
+        return "", "an interface name cannot be empty or contain NUL"
+    if name in {i.name for i in interfaces()}:
+        return name, ""
+    folder = settings.server_capture_dir
+    if folder and not name.startswith(("ws://", "wss://")):
+        root = os.path.realpath(folder)
+        path = os.path.realpath(os.path.join(root, name))
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:
+            regular = False
+        if os.path.commonpath([root, path]) == root and regular:
+            return path, ""
+    allowed = "one of the server's interfaces (GET /interfaces)"
+    if folder:
+        allowed += f" or a capture file in {folder} (NETLAB_SERVER_CAPTURE_DIR)"
+    return "", f"unknown interface {name!r}: the source must be {allowed}"
 
 
 def create_app(
@@ -111,15 +158,38 @@ def create_app(
         lifespan=lifespan,
         dependencies=[Depends(require_token)],
         description="Live packets, stats, alerts and explanations from one capture.",
+        docs_url=None,  # served below: behind the token, which the page passes on
+        redoc_url=None,
     )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> Response:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        given = request.query_params.get("token", "")
+        spec = "/openapi.json" + (f"?{urlencode({'token': given})}" if given else "")
+        return get_swagger_ui_html(openapi_url=spec, title="netlab API")
+
     app.add_middleware(
         CORSMiddleware,
-        allow_origin_regex="|".join(f"{scheme}://{host}(:\\\\d+)?" for scheme, host in allowed)
-        or "^$",
+        allow_origin_regex=cors_origin_regex(allowed),
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type", "X-Netlab-Token"],
     )
     app.add_middleware(BodyLimit)
+    app.add_middleware(Gate, token=token)  # outermost: before CORS, limits and routes
+
+    # Error answers echo what the client sent (a filter, an input that failed validation):
+    # ASCII JSON, so a lone surrogate in it is escaped instead of failing with a 500.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return AsciiJSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
@@ -153,11 +223,21 @@ def create_app(
 
     @app.post("/capture/settings")
     async def set_settings(change: CaptureSettingsIn) -> dict[str, Any]:
-        """Switch interface and/or filter; an invalid one answers 422 and changes nothing."""
-        try:
-            await asyncio.to_thread(
-                capture.restart, interface=change.interface, bpf=change.bpf_filter
+        """Switch interface and/or filter; an invalid one answers 422 and changes nothing.
+
+        The interface is one of the server's interfaces, or a capture file inside
+        NETLAB_SERVER_CAPTURE_DIR when that is set: never any other path (a client could read
+        files only root may read through /pcap, or block the server on a FIFO) nor a ws:// URL
+        (the server would connect out, sending its own token)."""
+        interface = None
+        if change.interface is not None:
+            interface, refusal = await asyncio.to_thread(
+                _allowed_source, change.interface, settings
             )
+            if refusal:
+                raise HTTPException(422, refusal)
+        try:
+            await asyncio.to_thread(capture.restart, interface=interface, bpf=change.bpf_filter)
         except CapturePermissionError as exc:
             raise HTTPException(403, str(exc)) from None
         except (FilterError, InterfaceError, CaptureError) as exc:

@@ -101,3 +101,69 @@ async def _too_large(send: Send) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def host_ok(host_header: str | None) -> bool:
+    """A Host header naming this machine by a loopback name or address (any port)."""
+    if not host_header:
+        return False
+    name = host_header.strip().lower()
+    if name.startswith("["):
+        name = name[: name.find("]") + 1] if "]" in name else name
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Gate:
+    """Checks before the app sees a request: without a token, only loopback Host names (a
+    page on another site that rebinds its DNS name to 127.0.0.1 gets 421, not your traffic);
+    with one, the token on every HTTP path, OpenAPI's own pages included."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app, self.token = app, token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if not self.token and not host_ok(headers.get("host")):
+            await _refuse(scope, send, 421, "this server answers to loopback names only")
+            return
+        if self.token and scope["type"] == "http":
+            from urllib.parse import parse_qsl
+
+            query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+            if not token_ok(self.token, headers, query):
+                await _refuse(
+                    scope, send, 401, "a valid token is required (Authorization: Bearer ...)"
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(scope: Scope, send: Send, status: int, detail: str) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008, "reason": detail})
+        return
+    body = ('{"detail":"' + detail + '"}').encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

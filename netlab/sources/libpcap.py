@@ -29,6 +29,18 @@ PCAP_ERROR_IFACE_NOT_UP = -9
 PCAP_ERROR_PROMISC_PERM_DENIED = -11
 PCAP_IF_LOOPBACK, PCAP_IF_UP, PCAP_IF_RUNNING, PCAP_IF_WIRELESS = 1, 2, 4, 8
 
+
+def filter_bytes(expression: str) -> bytes:
+    """The filter as libpcap reads it (a C string), or FilterError: libpcap stops at a NUL,
+    so "\x00anything" would compile as no filter at all while netlab showed the whole text."""
+    if "\x00" in expression:
+        raise FilterError(expression, "a capture filter cannot contain a NUL character")
+    try:
+        return expression.encode()
+    except UnicodeEncodeError:
+        raise FilterError(expression, "the filter is not valid text (a lone surrogate?)") from None
+
+
 # libpcap serialises pcap_compile internally only since 1.8; be safe on older ones.
 _compile_lock = threading.Lock()
 
@@ -237,7 +249,11 @@ class BpfProgram:
         try:
             with _compile_lock:
                 rc = pcap.pcap_compile(
-                    dead, ctypes.byref(self._prog), expression.encode(), 1, PCAP_NETMASK_UNKNOWN
+                    dead,
+                    ctypes.byref(self._prog),
+                    filter_bytes(expression),
+                    1,
+                    PCAP_NETMASK_UNKNOWN,
                 )
                 message = (pcap.pcap_geterr(dead) or b"").decode(errors="replace")
         finally:
@@ -355,7 +371,7 @@ class LiveHandle:
         prog = _BpfProgram()
         with _compile_lock:
             rc = pcap.pcap_compile(
-                self._handle, ctypes.byref(prog), bpf.encode(), 1, PCAP_NETMASK_UNKNOWN
+                self._handle, ctypes.byref(prog), filter_bytes(bpf), 1, PCAP_NETMASK_UNKNOWN
             )
         if rc != 0:
             raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
@@ -376,7 +392,7 @@ class LiveHandle:
         prog = _BpfProgram()
         with _compile_lock:
             rc = pcap.pcap_compile(
-                self._handle, ctypes.byref(prog), bpf.encode(), 1, PCAP_NETMASK_UNKNOWN
+                self._handle, ctypes.byref(prog), filter_bytes(bpf), 1, PCAP_NETMASK_UNKNOWN
             )
         if rc != 0:
             raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
