@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
-from urllib.parse import urlencode
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
