@@ -90,8 +90,10 @@ def _known(value: Any) -> bool:
 def dissect(raw: bytes, linktype: int = 1, *, headers_only: bool = True) -> str:
     """scapy's layer-by-layer dissection of one frame (on demand: scapy is slow per packet).
 
-    With `headers_only`, everything after the transport header (the payload, and any
-    application layer scapy would decode from it) is left out."""
+    With `headers_only`, only known header layers are kept (an allow-list, not a deny-list):
+    the dissection stops at the transport header, and at the first layer that is not a known
+    header (a later IP fragment's bytes, an unknown protocol or EtherType, IPv6's "no next
+    header"); an ICMPv6 echo's data is blanked. So no payload byte leaves the machine."""
     import scapy.layers.dns
     import scapy.layers.http
     import scapy.layers.inet
@@ -103,28 +105,57 @@ def dissect(raw: bytes, linktype: int = 1, *, headers_only: bool = True) -> str:
     cls: Any = conf.l2types.num2layer.get(linktype)
     try:
         packet = cls(raw) if cls is not None else Raw(raw)
-        if headers_only:
-            layer = packet
-            while layer is not None and layer.payload:
-                if layer.name in _TRANSPORTS:
-                    layer.remove_payload()
-                    break
-                layer = layer.payload
+        withheld = _headers_only(packet) if headers_only else False
         text = str(packet.show(dump=True))
+        if withheld:
+            text += "\n(payload withheld: only header fields are sent)"
     except Exception as exc:  # noqa: BLE001 - a malformed frame still gets explained
         return f"(scapy could not dissect this frame: {exc})"
     # scapy lists every optional header as "= None"; only what the frame has is worth reading
     return "\n".join(line for line in text.splitlines() if not line.rstrip().endswith("= None"))
 
 
-_TRANSPORTS = {
-    "TCP",
-    "UDP",
-    "SCTP",
-    "ICMP",
-    "ARP",
-    "ICMPv6 Neighbor Discovery - Neighbor Solicitation",
-}
+# Layers whose fields are headers (scapy class names); a transport ends the dissection.
+_LINK_AND_NETWORK = frozenset(
+    "Ether Dot3 LLC SNAP Dot1Q Dot1AD CookedLinux CookedLinuxV2 Loopback NULL PPPoE PPP "
+    "HDLC MPLS IP IPv6 IPv6ExtHdrHopByHop IPv6ExtHdrRouting IPv6ExtHdrDestOpt "
+    "IPv6ExtHdrFragment IPOption".split()
+)
+_TRANSPORTS = frozenset("TCP UDP SCTP ICMP ARP".split())
+
+
+def _headers_only(packet: Any) -> bool:
+    """Cut `packet` to its known header layers in place; True if anything was withheld."""
+    from scapy.packet import NoPayload
+
+    withheld = False
+    layer = packet
+    while layer is not None and not isinstance(layer, NoPayload):
+        name = type(layer).__name__
+        if name.startswith("ICMPv6"):
+            if hasattr(layer, "data") and layer.data:  # echo request/reply bytes
+                layer.data = b""
+                withheld = True
+            if not (isinstance(layer.payload, NoPayload) or name.startswith("ICMPv6ND")):
+                layer.remove_payload()  # an error's quoted packet
+                withheld = True
+            if name.startswith("ICMPv6ND") or name.startswith("ICMPv6NDOpt"):
+                layer = layer.payload  # neighbour discovery options are headers too
+                continue
+            break
+        if name in _TRANSPORTS:
+            if not isinstance(layer.payload, NoPayload):
+                layer.remove_payload()
+                withheld = True
+            break
+        if name not in _LINK_AND_NETWORK:  # not a header netlab knows: it goes, with the rest
+            underlayer = layer.underlayer
+            if underlayer is None:
+                return True  # nothing known at all: nothing is sent
+            underlayer.remove_payload()
+            return True
+        layer = layer.payload
+    return withheld
 
 
 def prepare(packet: Packet, settings: Settings) -> _Prepared:
@@ -182,7 +213,10 @@ def make_async_client(settings: Settings) -> Any:
 
 
 def _endpoint(client: Any) -> str:
-    return str(getattr(client, "base_url", "the AI endpoint")).rstrip("/")
+    from .config import safe_url
+
+    # Messages and notes reach logs, the dashboard and /ai/explain answers: no credentials.
+    return safe_url(str(getattr(client, "base_url", "the AI endpoint"))).rstrip("/")
 
 
 def _retry_after(exc: Any) -> float | None:

@@ -254,6 +254,10 @@ class Capture:
                     str(exc) if isinstance(exc, NetlabError) else f"{type(exc).__name__}: {exc}"
                 )
                 self._error(f"reading {self._source.description}: {detail}")
+                if getattr(self._source, "can_wait", False):
+                    # a file that cannot be read on will not heal: end, keeping what was read
+                    self._backlog.put(None)
+                    return
                 time.sleep(interval)
                 continue
             if chunk is not None and len(chunk):

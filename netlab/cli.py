@@ -72,12 +72,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 def _cmd_config(args: argparse.Namespace) -> int:
     from .config import Settings, env_name
+    from .config import safe_url
 
     settings = Settings.load()
     for name, value in settings.model_dump().items():
         if "key" in name or "token" in name:
             secret = getattr(settings, name).get_secret_value()
             value = "(set, hidden)" if secret else "(not set)"
+        elif name.endswith("_url") and value:
+            value = safe_url(str(value))
         print(f"{env_name(name)}={value}")
     return 0
 

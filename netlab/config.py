@@ -29,9 +29,15 @@ class Settings(BaseSettings):
         "URL; empty means the live default interface if permitted, else the bundled demo capture",
     )
     bpf: str = Field("", description="Default BPF capture filter (tcpdump syntax); empty: none")
-    max_rows: int = Field(100_000, gt=0, description="Rows kept in a capture's rolling frame")
+    max_rows: int = Field(
+        100_000, gt=0, le=20_000_000, description="Rows kept in a capture's rolling frame"
+    )
     max_age: float = Field(
-        0.0, ge=0, description="Also drop rows older than this many seconds; 0: no age limit"
+        0.0,
+        ge=0,
+        le=30 * 86400,
+        allow_inf_nan=False,
+        description="Also drop rows older than this many seconds; 0: no age limit",
     )
     snaplen: int = Field(
         262_144, ge=64, le=262_144, description="Bytes captured per packet on live interfaces"
@@ -54,14 +60,29 @@ class Settings(BaseSettings):
         "sources: how often the kernel ring is drained, so up to this much latency)",
     )
     backlog_batches: int = Field(
-        64, gt=0, description="Decoded batches queued for slow subscribers before netlab drops"
+        64,
+        gt=0,
+        le=100_000,
+        description="Decoded batches queued for slow subscribers before netlab drops",
     )
 
     # anomaly detection
-    anomaly_window: int = Field(60, ge=2, description="Seconds of history for the rate z-score")
-    anomaly_threshold: float = Field(4.0, gt=0, description="z-score above which a spike alerts")
-    anomaly_min_samples: int = Field(10, ge=2, description="Seconds of history before any alert")
-    anomaly_cooldown: float = Field(10.0, ge=0, description="Seconds between alerts of a detector")
+    anomaly_window: int = Field(
+        60, ge=2, le=86400, description="Seconds of history for the rate z-score"
+    )
+    anomaly_threshold: float = Field(
+        4.0, gt=0, le=1000, allow_inf_nan=False, description="z-score above which a spike alerts"
+    )
+    anomaly_min_samples: int = Field(
+        10, ge=2, le=86400, description="Seconds of history before any alert"
+    )
+    anomaly_cooldown: float = Field(
+        10.0,
+        ge=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="Seconds between alerts of a detector",
+    )
     anomaly_direction: Literal["up", "down", "both"] = Field(
         "up", description="Rate alerts on spikes (up), drops towards silence (down) or both"
     )
@@ -73,21 +94,40 @@ class Settings(BaseSettings):
         description="Detectors a capture runs (comma-separated: rate, portscan, synflood, "
         "newtalker); empty: none",
     )
-    portscan_window: float = Field(10.0, gt=0, description="Seconds a port scan is looked for in")
-    portscan_ports: int = Field(
-        100, ge=2, description="Distinct ports one source must probe to count as a scan"
+    portscan_window: float = Field(
+        10.0,
+        gt=0,
+        le=86400,
+        allow_inf_nan=False,
+        description="Seconds a port scan is looked for in",
     )
-    synflood_window: float = Field(10.0, gt=0, description="Seconds half-open connections count")
+    portscan_ports: int = Field(
+        100, ge=2, le=65536, description="Distinct ports one source must probe to count as a scan"
+    )
+    synflood_window: float = Field(
+        10.0, gt=0, le=86400, allow_inf_nan=False, description="Seconds half-open connections count"
+    )
     synflood_half_open: int = Field(
-        200, ge=1, description="Half-open connections to one service that make a SYN flood"
+        200,
+        ge=1,
+        le=10_000_000,
+        description="Half-open connections to one service that make a SYN flood",
     )
     newtalker_memory: float = Field(
-        3600.0, gt=0, description="Seconds an address is remembered by the new-talker detector"
+        3600.0,
+        gt=0,
+        le=30 * 86400,
+        allow_inf_nan=False,
+        description="Seconds an address is remembered by the new-talker detector",
     )
     newtalker_learning: float = Field(
-        300.0, ge=0, description="Seconds of learning before the new-talker detector alerts"
+        300.0,
+        ge=0,
+        le=30 * 86400,
+        allow_inf_nan=False,
+        description="Seconds of learning before the new-talker detector alerts",
     )
-    alert_history: int = Field(1000, gt=0, description="Alerts a capture keeps")
+    alert_history: int = Field(1000, gt=0, le=1_000_000, description="Alerts a capture keeps")
 
     # explain
     ai_mode: Literal["auto", "openai", "offline"] = Field(
@@ -105,7 +145,9 @@ class Settings(BaseSettings):
         "empty: OpenAI",
     )
     ai_model: str = Field("gpt-4o-mini", description="Chat model for explanations")
-    ai_timeout: float = Field(20.0, gt=0, le=600, description="Seconds before an AI call fails")
+    ai_timeout: float = Field(
+        20.0, gt=0, le=600, allow_inf_nan=False, description="Seconds before an AI call fails"
+    )
     ai_max_retries: int = Field(2, ge=0, le=10, description="Retries on rate limits and 5xx")
     ai_send_payload: bool = Field(
         False, description="Send payload bytes to the AI (default: headers only)"
@@ -170,6 +212,12 @@ class Settings(BaseSettings):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("server_token", "dashboard_token", "openai_api_key")
+    @classmethod
+    def _strip_secret(cls, value: SecretStr) -> SecretStr:
+        # a pasted token often brings a space or newline: it would work only in some places
+        return SecretStr(value.get_secret_value().strip())
+
     @classmethod
     def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Settings:
         """Read the environment and `env_file`; raise SettingsError naming each bad variable."""
@@ -223,6 +271,21 @@ def env_example() -> str:
         lines.append(f"# {info.description}")
         lines.append(f"{env_name(name)}={_default_text(name)}")
     return "\n".join(lines) + "\n"
+
+
+def safe_url(url: str) -> str:
+    """`url` fit to print: user name, password and query (keys, tokens) replaced by ***."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rsplit("@", 1)[1]
+        query = "***" if parts.query else ""
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "(an unreadable URL)"
 
 
 def settings_markdown() -> str:

@@ -239,3 +239,76 @@ def test_a_dripping_answer_ends_at_the_deadline_sync_and_async(fake_openai):
     fake_openai.replies.append(("drip", 0.5, body))
     with pytest.raises(netlab.ExplainError, match=r"did not answer within 1.5 s"):
         asyncio.run(ai.explain_async(HTTP_GET, settings=settings))
+
+
+def test_credentials_in_the_base_url_never_appear_in_messages(fake_openai):
+    import logging
+    import subprocess
+    import sys
+
+    from netlab.server.security import RedactTokens
+
+    fake_openai.replies.extend([("json", 500, {"error": {"message": "down"}})] * 3)
+    url = fake_openai.url.replace("http://", "http://alice:hunter2@") + "?api-key=k3y"
+    settings = _settings(fake_openai, openai_base_url=url, ai_mode="auto", ai_max_retries=0)
+    result = ai.explain(HTTP_GET, settings=settings)
+    assert result.source == "offline" and "HTTP 500" in result.note
+    assert "hunter2" not in result.note and "alice" not in result.note and "k3y" not in result.note
+    env = {**__import__("os").environ, "OPENAI_BASE_URL": url}
+    shown = subprocess.run(
+        [sys.executable, "-m", "netlab", "config"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    ).stdout
+    assert "OPENAI_BASE_URL=" in shown and "hunter2" not in shown and "k3y" not in shown
+    record = logging.LogRecord(
+        "uvicorn.access",
+        20,
+        "",
+        0,
+        '%s - "%s %s HTTP/%s" %d',
+        ("1.2.3.4", "GET", "/ws?token=s3cret&x=1", "1.1", 101),
+        None,
+    )
+    RedactTokens().filter(record)
+    assert "s3cret" not in record.getMessage() and "token=***" in record.getMessage()
+
+
+def _crafted_frames():
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+
+    secret = b"SECRET-PAYLOAD-42"
+    return secret, {
+        "later IP fragment": Ether() / IP(proto=17, frag=100) / Raw(secret),
+        "ICMPv6 echo": Ether() / IPv6() / ICMPv6EchoRequest(data=secret),
+        "unknown IP protocol": Ether() / IP(proto=200) / Raw(secret),
+        "unknown EtherType": Ether(type=0x88B5) / Raw(secret),
+        "IPv6 no next header": Ether() / IPv6(nh=59) / Raw(secret),
+        "UDP": Ether() / IP() / UDP(dport=9) / Raw(secret),
+    }
+
+
+@pytest.mark.parametrize("case", list(_crafted_frames()[1]))
+def test_no_payload_byte_reaches_the_model_by_default(fake_openai, case):
+    secret, frames = _crafted_frames()
+    fake_openai.replies.append(("json", 200, completion("ok")))
+    result = ai.explain((bytes(frames[case]), 1), settings=_settings(fake_openai))
+    sent = json.dumps(fake_openai.requests[-1]["body"])
+    assert result.text == "ok"
+    for needle in (secret.decode(), secret.hex(), "SECRET"):
+        assert needle not in sent, case
+
+
+def test_redaction_catches_every_ipv6_spelling():
+    from netlab.core.explain import Redactor
+
+    text = "from ::1 to fe80:: and 2001:db8:: and 2001:db8::1, [::1]:80 at 12:34:56"
+    out = Redactor().text(text)
+    for address in ("::1", "fe80::", "2001:db8::", "2001:db8::1"):
+        assert address not in out.replace("<", " ").replace(">", " ").split(), out
+    assert "12:34:56" in out  # a time is not an address

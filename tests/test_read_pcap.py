@@ -207,3 +207,47 @@ def test_reading_never_warns_on_the_clean_corpus_files():
         warnings.simplefilter("error", netlab.NetlabWarning)  # any warning fails the test
         rows = sum(len(netlab.read_pcap(path)) for path in clean)
     assert rows > 5000
+
+
+def test_a_pcapng_interface_block_too_short_warns_and_does_not_hang(tmp_path):
+    import struct
+
+    shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+    idb = struct.pack("<III", 1, 12, 12)  # 12 bytes: no room for link type and snaplen
+    path = tmp_path / "short-idb.pcapng"
+    path.write_bytes(shb + idb)
+    assert len(path.read_bytes()) == 40
+    with pytest.warns(netlab.NetlabWarning, match="too short"):
+        assert len(netlab.read_pcap(path)) == 0
+    cap = netlab.Capture(path, speed=None)
+    with cap:
+        assert cap.wait(60)  # ends, instead of retrying the same error forever
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_fifo_or_directory_is_refused_before_opening(tmp_path, kind):
+    import os
+
+    path = tmp_path / "capture.pcap"
+    if kind == "fifo":
+        os.mkfifo(path)  # open() would block until a writer came: forever
+    else:
+        path.mkdir()
+    for call in (netlab.read_pcap, lambda p: list(netlab.iter_pcap(p))):
+        with pytest.raises(netlab.CaptureFileError, match=f"(?i)is a {kind}"):
+            call(path)
+    with pytest.raises(netlab.CaptureFileError, match=f"(?i)is a {kind}"):
+        netlab.Capture(path).start()
+
+
+def test_reading_more_than_memory_allows_is_a_clear_error(tmp_path, monkeypatch):
+    import netlab.sources.pcapreader as reader
+    import synth
+
+    path = tmp_path / "zeros.pcap"
+    synth.write_pcap(path, [b""] * 300_000, step=0.0)  # zero-length records: rows, no bytes
+    monkeypatch.setattr(reader, "memory_budget", lambda: 8 << 20)  # as if 16 MiB were free
+    with pytest.raises(netlab.CaptureFileError, match="memory available") as err:
+        netlab.read_pcap(path)
+    assert "iter_pcap" in str(err.value)
+    assert sum(len(p) for p in netlab.iter_pcap(path, chunk=100_000)) == 300_000

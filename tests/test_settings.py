@@ -63,3 +63,27 @@ def test_readme_tables_match_the_code():
     readme = (ROOT / "README.md").read_text()
     assert settings_markdown() in readme, "regenerate the README settings table"
     assert markdown_table() in readme, "regenerate the README columns table"
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("max_age", "inf"),
+        ("portscan_window", "inf"),
+        ("newtalker_memory", "inf"),
+        ("anomaly_cooldown", "nan"),
+        ("alert_history", "100000000000000000000"),
+        ("anomaly_window", "100000000000000000000"),
+        ("max_rows", "100000000000000000000"),
+        ("max_rows", "1000000000"),  # 7.45 GiB: a MemoryError at start
+    ],
+)
+def test_settings_that_would_fail_later_are_refused_at_start(monkeypatch, name, value):
+    monkeypatch.setenv(f"NETLAB_{name.upper()}", value)
+    with pytest.raises(netlab.SettingsError, match=f"NETLAB_{name.upper()}"):
+        netlab.Settings.load(env_file=None)
+
+
+def test_a_token_with_surrounding_spaces_works_everywhere(monkeypatch):
+    monkeypatch.setenv("NETLAB_SERVER_TOKEN", "  s3cret \n")
+    assert netlab.Settings.load(env_file=None).server_token.get_secret_value() == "s3cret"

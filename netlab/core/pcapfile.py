@@ -304,6 +304,10 @@ def walk_pcapng(
             partial = True
             break
         if btype == 1:
+            if blen < 20:  # link type, reserved and snaplen, then the trailing length
+                problems.append(f"pcapng interface block at byte {pos} is too short ({blen})")
+                pos = end
+                break
             state.interfaces.append(_parse_idb(data, pos, blen, bo))
         elif btype in (6, 2) and blen >= 32:
             if btype == 6:

@@ -12,7 +12,7 @@ from ..capture import Capture
 from ..config import Settings
 from ..errors import SettingsError
 from .app import create_app
-from .security import is_loopback
+from .security import is_loopback, redact_access_log
 
 
 def check_bind(host: str, settings: Settings) -> None:
@@ -92,6 +92,7 @@ def serve(
     # (measured: 40-60 ms pauses before, which every client saw as latency).
     gc.collect()
     gc.freeze()
+    redact_access_log()
     uvicorn.run(
         app,
         host=host,

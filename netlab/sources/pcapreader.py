@@ -35,6 +35,7 @@ def iter_pcap(
 ) -> Iterator[pd.DataFrame]:
     """Yield the frames of a pcap/pcapng file as DataFrames of at most `chunk` rows."""
     name = os.fspath(path)
+    check_regular_file(name)  # a FIFO or a device would block open() or read forever
     try:
         size = os.path.getsize(name)
         fh = open(name, "rb")  # noqa: SIM115 - closed in the finally below
@@ -127,7 +128,19 @@ def read_pcap(path: str | os.PathLike[str], *, limit: int | None = None) -> pd.D
     Truncated or corrupt files give every complete frame and a NetlabWarning; a file that is
     not a capture at all raises CaptureFileError.
     """
-    parts = list(iter_pcap(path, limit=limit, chunk=1 << 22))
+    budget = memory_budget()
+    parts: list[pd.DataFrame] = []
+    used = frames = 0
+    try:
+        for part in iter_pcap(path, limit=limit, chunk=1 << 20):
+            parts.append(part)
+            frames += len(part)
+            used += int(part.memory_usage(index=False).sum())
+            if used > budget:
+                raise _too_big(path, budget, frames)
+    except MemoryError:
+        parts.clear()
+        raise _too_big(path, budget, frames) from None
     if not parts:
         return empty_frame()
     if len(parts) == 1:
@@ -135,6 +148,43 @@ def read_pcap(path: str | os.PathLike[str], *, limit: int | None = None) -> pd.D
     frame = concat_frames(parts)
     frame.attrs[ATTR] = FilePackets.combine([p.attrs[ATTR] for p in parts])
     return frame
+
+
+def check_regular_file(name: str) -> None:
+    """CaptureFileError unless `name` is a regular file (checked before opening it)."""
+    import stat
+
+    try:
+        mode = os.stat(name).st_mode
+    except OSError as exc:
+        raise CaptureFileError(name, exc.strerror or str(exc)) from None
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else (
+            "a device or socket"
+        )
+        raise CaptureFileError(name, f"is {kind}, not a capture file")
+
+
+def memory_budget() -> int:
+    """Bytes read_pcap may fill: half of the memory available now (the final concatenation
+    needs as much again), or 4 GiB where that cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 // 2
+    except (OSError, ValueError, IndexError):
+        pass
+    return 4 << 30
+
+
+def _too_big(path: str | os.PathLike[str], budget: int, frames: int) -> CaptureFileError:
+    return CaptureFileError(
+        os.fspath(path),
+        f"its frames would need more than the {budget / 2**30:.1f} GiB of memory available "
+        f"({frames:,} frames read so far); read it in pieces with netlab.iter_pcap(path, "
+        "chunk=...) or a part with read_pcap(path, limit=N)",
+    )
 
 
 def concat_frames(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -72,6 +72,9 @@ class FileSource:
 
     def open(self) -> None:
         """Open and check the file; compile the filter for its link type."""
+        from .pcapreader import check_regular_file
+
+        check_regular_file(self.path)  # open() of a FIFO would block the capture for good
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
