@@ -60,7 +60,9 @@ class _Prepared:
     messages: list[dict[str, str]]
 
 
-def _row_and_raw(packet: Packet) -> tuple[dict[str, Any], bytes | None, int]:
+def _row_and_raw(
+    packet: Packet, *, want_bytes: bool = True
+) -> tuple[dict[str, Any], bytes | None, int]:
     if isinstance(packet, bytes | tuple):
         raw, linktype = (packet, 1) if isinstance(packet, bytes) else packet
         n = len(raw)
@@ -77,7 +79,7 @@ def _row_and_raw(packet: Packet) -> tuple[dict[str, Any], bytes | None, int]:
     row = {str(k): v for k, v in items}
     # A row of a capture or of read_pcap knows where its bytes are: dissect them too.
     store = store_in(packet.attrs) if isinstance(packet, pd.Series) else None
-    if store is not None and _known(row.get("number")) and _known(row.get("caplen")):
+    if want_bytes and store is not None and _known(row.get("number")) and _known(row.get("caplen")):
         kept = packet_bytes(store, int(row["number"]), int(row["caplen"]))
         return row, kept, int(row["linktype"]) if _known(row.get("linktype")) else 1
     return row, None, 1
@@ -171,6 +173,10 @@ def prepare(packet: Packet, settings: Settings) -> _Prepared:
         facts.pop("summary", None)
         facts.pop("info", None)
     if raw is not None:
+        if not settings.ai_send_payload and _known(facts.get("paylen")):
+            # scapy parses everything it is given (a crafted 63 KB DNS frame took 4 s):
+            # give it the headers, not the payload it would only have to throw away
+            raw = raw[: max(len(raw) - int(facts["paylen"]), 0)]
         dissection = dissect(raw, linktype, headers_only=not settings.ai_send_payload)
         if settings.ai_send_payload and facts.get("paylen"):
             payload_hex = raw[len(raw) - int(facts["paylen"]) :][:256].hex()
@@ -411,10 +417,12 @@ def _begin(
     to be asked, else what the model needs (settings, prepared messages, fallback, start)."""
     settings = settings or Settings.load()
     started = time.monotonic()
+    if not _use_openai(settings, client):  # facts only: no scapy dissection is needed
+        facts = core.packet_facts(_row_and_raw(packet, want_bytes=False)[0])
+        offline = core.offline_explanation(facts)
+        return Explanation(offline, "offline", None, time.monotonic() - started)
     prepared = prepare(packet, settings)
     offline = core.offline_explanation(prepared.facts)
-    if not _use_openai(settings, client):
-        return Explanation(offline, "offline", None, time.monotonic() - started)
     return settings, prepared, offline, started
 
 

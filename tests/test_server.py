@@ -513,3 +513,21 @@ def test_api_docs_need_the_token_too(replay_file):
         assert page.status_code == 200 and "/openapi.json?token=s3cret" in page.text
         spec = httpx.get(f"{srv.url}/openapi.json", params={"token": "s3cret"})
         assert spec.status_code == 200 and "/packets" in spec.json()["paths"]
+
+
+def test_a_binary_message_closes_with_unsupported_data_not_too_slow(replay_file):
+    from websockets.exceptions import ConnectionClosed
+
+    with _server(replay_file) as srv, connect(srv.ws_url) as ws:
+        ws.recv(timeout=5)
+        ws.send(b"\x00\x01")
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(1000):
+                ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 1003
+
+
+def test_packet_fields_of_the_wrong_type_are_422(replay_file):
+    with _server(replay_file, ai_mode="offline") as srv:
+        r = httpx.post(f"{srv.url}/ai/explain", json={"packet": {"number": "x", "length": "y"}})
+        assert r.status_code == 422, r.text

@@ -26,7 +26,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from .. import __version__
 from ..capture import Capture
 from ..config import Settings
-from ..core.rows import to_rows
+from ..core.rows import from_rows, to_rows
 from ..errors import (
     CaptureError,
     CapturePermissionError,
@@ -309,7 +309,10 @@ def create_app(
         from ..ai import explain_async
 
         if request.packet is not None:
-            row: Any = request.packet
+            try:  # typed as a frame's row: a string where a number is due is the client's
+                row: Any = from_rows([request.packet]).iloc[0]
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise HTTPException(422, f"the packet row does not fit netlab's columns: {exc}")
         elif request.number is not None:
             row = capture.frame.row(request.number)
             if row is None:
@@ -341,26 +344,40 @@ def create_app(
         broadcaster: Broadcaster = state["broadcaster"]
         client = Client()
         broadcaster.clients.add(client)
+        ended = "left"
         try:
             await ws.send_json(_capture_settings(capture))
             await ws.send_json({"type": "stats", **stats_dict(capture)})
-            await _pump(ws, client)
+            ended = await _pump(ws, client)
         finally:
             broadcaster.clients.discard(client)
             if ws.client_state is WebSocketState.CONNECTED:
+                code, reason = {
+                    "slow": (1013, "too slow: messages were being dropped"),
+                    "binary": (1003, "this stream takes no binary messages"),
+                }.get(ended, (1000, ""))
+                # A client too slow to read cannot read the close frame either: bounded,
+                # so its connection does not wait on it.
                 with contextlib.suppress(Exception):
-                    await ws.close(code=1013, reason="too slow: messages were being dropped")
+                    await asyncio.wait_for(ws.close(code=code, reason=reason), 5)
 
     return app
 
 
-async def _pump(ws: WebSocket, client: Client) -> None:
-    """Send queued messages until the client leaves or falls too far behind."""
+async def _pump(ws: WebSocket, client: Client) -> str:
+    """Send queued messages until the client leaves ("left"), falls too far behind ("slow")
+    or sends a binary message ("binary")."""
+    why = {"ended": "left"}
 
     async def receive() -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            while True:
-                await ws.receive_text()  # nothing is expected; this notices a disconnect
+            while True:  # nothing is expected; this notices a disconnect
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message.get("bytes") is not None:
+                    why["ended"] = "binary"
+                    return
 
     async def send() -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
@@ -380,8 +397,11 @@ async def _pump(ws: WebSocket, client: Client) -> None:
         asyncio.create_task(client.disconnect.wait()),
     ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if tasks[2] in done:
+            why["ended"] = "slow"
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+    return why["ended"]

@@ -159,8 +159,12 @@ def check_regular_file(name: str) -> None:
     except OSError as exc:
         raise CaptureFileError(name, exc.strerror or str(exc)) from None
     if not stat.S_ISREG(mode):
-        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode) else (
-            "a device or socket"
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a directory"
+            if stat.S_ISDIR(mode)
+            else ("a device or socket")
         )
         raise CaptureFileError(name, f"is {kind}, not a capture file")
 
