@@ -71,8 +71,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .config import Settings, env_name
-    from .config import safe_url
+    from .config import Settings, env_name, safe_url
 
     settings = Settings.load()
     for name, value in settings.model_dump().items():

@@ -241,8 +241,9 @@ def test_a_fifo_or_directory_is_refused_before_opening(tmp_path, kind):
 
 
 def test_reading_more_than_memory_allows_is_a_clear_error(tmp_path, monkeypatch):
-    import netlab.sources.pcapreader as reader
     import synth
+
+    import netlab.sources.pcapreader as reader
 
     path = tmp_path / "zeros.pcap"
     synth.write_pcap(path, [b""] * 300_000, step=0.0)  # zero-length records: rows, no bytes
