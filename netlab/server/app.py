@@ -312,7 +312,9 @@ def create_app(
             try:  # typed as a frame's row: a string where a number is due is the client's
                 row: Any = from_rows([request.packet]).iloc[0]
             except (ValueError, TypeError, OverflowError) as exc:
-                raise HTTPException(422, f"the packet row does not fit netlab's columns: {exc}")
+                raise HTTPException(
+                    422, f"the packet row does not fit netlab's columns: {exc}"
+                ) from None
         elif request.number is not None:
             row = capture.frame.row(request.number)
             if row is None:
