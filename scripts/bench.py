@@ -8,6 +8,7 @@
   bench.py dashboard the dashboard's widgets fed at 10k packets/s: CPU and main-thread lag
   bench.py replay    real-time replay pacing: each inter-packet gap replayed vs captured
   bench.py restarts  filter changes under traffic: numbered datagrams lost or seen twice (root)
+  bench.py lossless  netlab capture -r of 10^6 tiny records to pcap, Parquet and the terminal
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -607,6 +608,36 @@ def cmd_restarts(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_lossless(args: argparse.Namespace) -> None:
+    """`netlab capture -r` of a large file: every frame written or printed, none dropped."""
+    import pandas as pd
+
+    import netlab
+
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"")))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "tiny.pcap"
+        synth.write_pcap(src, [frame] * args.packets, step=0.000001)
+        print(f"netlab capture -r of {args.packets:,} records\n")
+        print("| written to | frames out | seconds | summary |\n|---|---|---|---|")
+        for suffix in (".pcap", ".parquet", ""):
+            cmd = [sys.executable, "-m", "netlab", "capture", "-r", str(src), "-q"]
+            out = Path(tmp) / f"out{suffix}"
+            if suffix:
+                cmd += ["-w", str(out)]
+            started = time.monotonic()
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            took = time.monotonic() - started
+            if suffix == ".pcap":
+                n = len(netlab.read_pcap(out))
+            elif suffix == ".parquet":
+                n = len(pd.read_parquet(out, columns=["number"]))
+            else:
+                n = done.stdout.count("\n")
+            summary = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+            print(f"| {suffix or 'terminal'} | {n:,} | {took:.1f} | {summary} |")
+
+
 def _rss_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -657,6 +688,9 @@ def main() -> None:
         "--freeze", action="store_true", help="gc.freeze() after start-up, as a served kernel does"
     )
     dash.set_defaults(run=cmd_dashboard)
+    lossless = sub.add_parser("lossless", help="capture -r of a large file loses nothing")
+    lossless.add_argument("--packets", type=int, default=1_000_000)
+    lossless.set_defaults(run=cmd_lossless)
     restarts = sub.add_parser("restarts", help="filter changes under traffic (root)")
     restarts.add_argument("--packets", type=int, default=120_000)
     restarts.add_argument("--restarts", type=int, default=200)
