@@ -386,14 +386,48 @@ def cmd_ws(args: argparse.Namespace) -> None:
             )
             await sender.wait()
 
+        load: subprocess.Popen[bytes] | None = None
+        if args.observer:
+            # The other clients read in a process of their own; one observer here records
+            # arrivals (as an independent client would), so the load clients' own work is not
+            # counted as the server's latency.
+            code = (
+                "import asyncio, sys, time\n"
+                "from websockets.asyncio.client import connect\n"
+                "async def one(url, until):\n"
+                "    async with connect(url, max_size=None) as ws:\n"
+                "        while time.monotonic() < until:\n"
+                "            try:\n"
+                "                await asyncio.wait_for(ws.recv(), timeout=1)\n"
+                "            except TimeoutError:\n"
+                "                pass\n"
+                "async def main(url, n, seconds):\n"
+                "    until = time.monotonic() + seconds\n"
+                "    await asyncio.gather(*(one(url, until) for _ in range(n)))\n"
+                "asyncio.run(main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3])))\n"
+            )
+            load = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    code,
+                    f"ws://127.0.0.1:{port}/ws",
+                    str(args.clients - 1),
+                    str(args.seconds + 4),
+                ]
+            )
+
         async def main() -> None:
             live = [send()] if args.live else []
-            await asyncio.gather(*(client() for _ in range(args.clients)), *live)
+            readers = 1 if args.observer else args.clients
+            await asyncio.gather(*(client() for _ in range(readers)), *live)
 
         gc.collect()
         gc.freeze()  # the clients' own collections would count as latency
         asyncio.run(main())
         cpu = (_proc_cpu(server.pid) - cpu0) / (time.monotonic() - wall0)
+        if load is not None:
+            load.wait(30)
     finally:
         server.terminate()
         server.wait(10)
@@ -435,7 +469,8 @@ def cmd_ws(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|")
     print(
         f"| {np.percentile(lat, 50):.0f} | {np.percentile(lat, 99):.0f} | {lat.max():.0f} | "
-        f"{counts['messages'] / (args.seconds + 3):,.0f} | {counts['rows'] / args.clients:,.0f} "
+        f"{counts['messages'] / (args.seconds + 3):,.0f} | "
+        f"{counts['rows'] / (1 if args.observer else args.clients):,.0f} "
         f"| {counts['dropped']} | {cpu:.0%} of a core |"
     )
     print(
@@ -679,6 +714,11 @@ def main() -> None:
     )
     ws.add_argument(
         "--live", action="store_true", help="capture loopback datagrams live instead (root)"
+    )
+    ws.add_argument(
+        "--observer",
+        action="store_true",
+        help="the other clients in a second process; one observing client records arrivals",
     )
     ws.set_defaults(run=cmd_ws)
     dash = sub.add_parser("dashboard", help="dashboard widgets at a high packet rate")

@@ -43,6 +43,9 @@ def permission_fix() -> str:
     )
 
 
+BLOCK_TIMEOUT = 0.01  # seconds before the kernel hands over a ring block that is not full
+
+
 class LiveSource:
     """Packets from a network interface, read from libpcap's memory-mapped ring."""
 
@@ -60,7 +63,11 @@ class LiveSource:
         self.description = f"live {interface}"
         self._snaplen = snaplen
         self._buffer_mb = buffer_mb
-        self._timeout_ms = max(1, int(timeout * 1000))
+        # The kernel hands a ring block over once it is full or BLOCK_TIMEOUT old; the reader
+        # drains at most every `timeout`. Tying both to `timeout` made a quiet packet wait for
+        # both in turn (capture to client p99 ~150 ms at 10,000 packets/s): a short block
+        # timeout costs only more, smaller blocks per drain.
+        self._timeout_ms = max(1, int(min(timeout, BLOCK_TIMEOUT) * 1000))
         self._handle: libpcap.LiveHandle | None = None
         self._header: PcapHeader | None = None
         # Drain the ring at most this often: each batch has a fixed cost in pandas, so
