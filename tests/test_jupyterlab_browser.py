@@ -1,0 +1,115 @@
+"""The widgets in JupyterLab itself (not only Voilà), in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from test_dashboard_browser import ARGS, CHROMIUM, _free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CELL = (
+    "import netlab\n"
+    "from netlab.cli import DEMO_PCAP\n"
+    "from netlab.widgets import RateSparkline\n"
+    "RateSparkline(netlab.read_pcap(DEMO_PCAP))"
+)
+
+
+@pytest.fixture
+def lab(tmp_path):
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "c1",
+                "metadata": {},
+                "outputs": [],
+                "source": CELL.splitlines(keepends=True),
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (tmp_path / "chart.ipynb").write_text(json.dumps(notebook))
+    port, token = _free_port(), secrets.token_hex(8)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--LabApp.news_url=",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/status?token={token}", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        yield f"{url}/lab/tree/chart.ipynb?token={token}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_rate_chart_renders_in_jupyterlab(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text))
+            page.goto(lab, timeout=120_000)
+            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+            page.wait_for_selector(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                timeout=120_000,
+                state="attached",
+            )
+            page.locator(".jp-Cell .cm-content").first.click()
+            page.keyboard.press("Shift+Enter")
+            ticks = page.locator(".netlab-sparkline .axis .tick text")
+            ticks.first.wait_for(state="attached", timeout=120_000)
+            page.wait_for_function(
+                "() => document.querySelectorAll('.netlab-sparkline path.line').length > 0",
+                timeout=60_000,
+            )
+            texts = ticks.all_text_contents()
+            assert texts and all(t.strip() for t in texts), texts  # labelled axes
+            assert any(t.count(":") == 2 for t in texts), texts  # x in HH:MM:SS packet time
+            assert not [m for m in console if "invalid format" in m], console
+        finally:
+            browser.close()
