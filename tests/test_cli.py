@@ -163,6 +163,20 @@ def test_live_capture_of_generated_traffic_and_ctrl_c_keeps_the_file(tmp_path, f
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        _capture_and_interrupt(proc, free_udp_port, out, ROOT)
+    finally:
+        if proc.poll() is None:  # a failed or timed-out test must not leave it capturing
+            proc.kill()
+            proc.wait(10)
+
+
+def _capture_and_interrupt(proc, free_udp_port, out, ROOT) -> None:
+    import signal
+    import time
+
+    import netlab
+
     time.sleep(3)  # started and capturing
     gen = subprocess.run(
         [
@@ -287,3 +301,32 @@ def test_long_options_and_errors_before_any_progress_bar(tmp_path):
     assert "packets [" not in missing.stderr
     arp = run("capture", "-r", str(DEMO_PCAP), "-f", "arp", "-c", "1", "-q")
     assert "nan" not in arp.stdout and "<NA>" not in arp.stdout and "ARP" in arp.stdout
+
+
+def test_serve_mistakes_are_one_line_and_exit_2(tmp_path):
+    import socket
+
+    from netlab.cli import DEMO_PCAP
+
+    missing = run("serve", "--source", str(tmp_path / "missing.pcap"), timeout=60)
+    bad = run("serve", "--source", str(DEMO_PCAP), "--bpf", "udp and and", timeout=60)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = run("serve", "--port", str(busy.getsockname()[1]), timeout=60)
+    for out, says in ((missing, "No such file"), (bad, "syntax error"), (taken, "in use")):
+        assert out.returncode == 2, out.stderr
+        assert says in out.stderr and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_generator_help_names_only_its_own_options():
+    from conftest import ROOT
+
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_traffic.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "--namespace" in out and "--allow " not in out

@@ -312,3 +312,27 @@ def test_redaction_catches_every_ipv6_spelling():
     for address in ("::1", "fe80::", "2001:db8::", "2001:db8::1"):
         assert address not in out.replace("<", " ").replace(">", " ").split(), out
     assert "12:34:56" in out  # a time is not an address
+
+
+def test_offline_explanations_never_run_scapy_and_the_model_path_gives_it_headers(monkeypatch):
+    # a crafted 63 KB DNS frame cost 4 s of CPU in scapy, even offline
+    import struct
+
+    import synth
+
+    questions = b"".join(b"\x01a\xc0\x0c\x00\x01\x00\x01" for _ in range(7800))
+    dns = struct.pack(">HHHHHH", 1, 0x0100, 7800, 0, 0, 0) + questions
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(5, 53, dns)))
+    assert len(frame) > 60_000
+    given: list[int] = []
+    real = ai.dissect
+
+    def spy(raw, linktype=1, **kw):
+        given.append(len(raw))
+        return real(raw, linktype, **kw)
+
+    monkeypatch.setattr(ai, "dissect", spy)
+    result = ai.explain(frame, settings=netlab.Settings.load(env_file=None, ai_mode="offline"))
+    assert result.source == "offline" and given == []
+    ai.prepare(frame, netlab.Settings.load(env_file=None))
+    assert given == [14 + 20 + 8]  # Ethernet, IPv4 and UDP headers: no DNS bytes to parse
