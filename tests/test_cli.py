@@ -138,10 +138,7 @@ def test_traffic_generator_refuses_other_networks():
 
 @pytest.mark.privileged
 def test_live_capture_of_generated_traffic_and_ctrl_c_keeps_the_file(tmp_path, free_udp_port):
-    import signal
-    import time
 
-    import netlab
     from conftest import ROOT
 
     out = tmp_path / "live.pcapng"

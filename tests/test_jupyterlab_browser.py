@@ -12,7 +12,6 @@ import time
 
 import httpx
 import pytest
-
 from test_dashboard_browser import ARGS, CHROMIUM, _free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
