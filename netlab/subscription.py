@@ -188,12 +188,14 @@ class Subscription:
         if self.closed:
             return
         self._capture._unsubscribe(self)
-        if self._thread is not None:
+        if self._thread is not None and self.lossless:
             # the end marker goes behind what is queued: those batches still reach the callback
             try:
                 self._queue.put(None, timeout=30)
             except queue.Full:
                 put_dropping_oldest(self._queue, None)
+        elif self._thread is not None:
+            put_dropping_oldest(self._queue, None)  # lossy: never wait on a slow callback
         self.closed = True
         with self._idle:
             self._idle.notify_all()
