@@ -360,13 +360,13 @@ class LiveHandle:
         compiles the program with libpcap and attaches it itself. Packets already in the
         ring under the old filter are still delivered. Cooked (SLL) handles, whose programs
         libpcap rewrites for the kernel, and other systems go through pcap_setfilter."""
-        if sys.platform.startswith("linux") and self.linktype not in COOKED_LINKTYPES:
-            self._attach_atomically(bpf)
-        else:
-            self._set_filter(bpf)
+        atomic = sys.platform.startswith("linux") and self.linktype not in COOKED_LINKTYPES
+        self._set_filter(bpf, atomic=atomic)
         self.bpf = bpf
 
-    def _attach_atomically(self, bpf: str) -> None:
+    def _set_filter(self, bpf: str, *, atomic: bool = False) -> None:
+        """Compile `bpf` for this handle and install it: with pcap_setfilter, or (`atomic`)
+        straight into the kernel with SO_ATTACH_FILTER, which swaps filters without a gap."""
         pcap = lib()
         prog = _BpfProgram()
         with _compile_lock:
@@ -376,28 +376,15 @@ class LiveHandle:
         if rc != 0:
             raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
         try:
-            fprog = _SockFprog(prog.bf_len, prog.bf_insns)
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = int(pcap.pcap_fileno(self._handle))
-            if libc.setsockopt(
-                fd, SOL_SOCKET, SO_ATTACH_FILTER, ctypes.byref(fprog), ctypes.sizeof(fprog)
-            ):
-                err = ctypes.get_errno()
-                raise FilterError(bpf, f"the kernel refused the filter: {os.strerror(err)}")
-        finally:
-            pcap.pcap_freecode(ctypes.byref(prog))
-
-    def _set_filter(self, bpf: str) -> None:
-        pcap = lib()
-        prog = _BpfProgram()
-        with _compile_lock:
-            rc = pcap.pcap_compile(
-                self._handle, ctypes.byref(prog), filter_bytes(bpf), 1, PCAP_NETMASK_UNKNOWN
-            )
-        if rc != 0:
-            raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
-        try:
-            if pcap.pcap_setfilter(self._handle, ctypes.byref(prog)) != 0:
+            if atomic:
+                fprog = _SockFprog(prog.bf_len, prog.bf_insns)
+                libc = ctypes.CDLL(None, use_errno=True)
+                fd = int(pcap.pcap_fileno(self._handle))
+                size = ctypes.sizeof(fprog)
+                if libc.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, ctypes.byref(fprog), size):
+                    reason = os.strerror(ctypes.get_errno())
+                    raise FilterError(bpf, f"the kernel refused the filter: {reason}")
+            elif pcap.pcap_setfilter(self._handle, ctypes.byref(prog)) != 0:
                 raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
         finally:
             pcap.pcap_freecode(ctypes.byref(prog))

@@ -9,7 +9,7 @@ import ipywidgets as w
 import pandas as pd
 
 from ..core.anomaly import Alert
-from .refresher import Refresher, Update, feed
+from .refresher import Refresher, SelfFed, Update, feed
 
 if TYPE_CHECKING:
     from ..capture import Capture
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 COLORS = {"critical": "#b71c1c", "warning": "#e65100", "info": "#1565c0"}
 
 
-class AlertBanner(w.VBox):  # type: ignore[misc]
+class AlertBanner(SelfFed, w.VBox):  # type: ignore[misc]
     """The newest alerts (critical first), each with its evidence and a Dismiss button.
 
     The slots are created once, here: the refresher thread only changes their values and
@@ -48,13 +48,6 @@ class AlertBanner(w.VBox):  # type: ignore[misc]
         super().__init__([self.placeholder, *self._slots])
         self.add_class("netlab-alerts")
         self.refresher: Refresher | None = feed(self.refresh, source, hz)
-
-    def close(self) -> None:
-        """Stop its own refresher, if it has one; idempotent."""
-        refresher = getattr(self, "refresher", None)
-        if refresher is not None:
-            refresher.close()
-        super().close()
 
     @staticmethod
     def key(alert: Alert) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import ipywidgets as w
 from ..capture import Capture
 from ..errors import NetlabError
 from ..sources.live import LiveSource
-from .refresher import Refresher, Update, feed
+from .refresher import Refresher, SelfFed, Update, feed
 
 
 def _interface_names() -> list[str]:
@@ -21,7 +21,7 @@ def _interface_names() -> list[str]:
         return []
 
 
-class CaptureControls(w.VBox):  # type: ignore[misc]
+class CaptureControls(SelfFed, w.VBox):  # type: ignore[misc]
     """Switch interface or filter while the capture keeps running; errors shown in place.
 
     Alone (`live=True`, the default) its status line keeps itself up to date; in a Dashboard
@@ -55,13 +55,6 @@ class CaptureControls(w.VBox):  # type: ignore[misc]
         super().__init__([w.HBox([self.interface, self.bpf, self.apply]), self.error, self.status])
         self.add_class("netlab-controls")
         self.refresher: Refresher | None = feed(self.refresh, capture if live else None, hz)
-
-    def close(self) -> None:
-        """Stop its own refresher, if it has one; idempotent."""
-        refresher = getattr(self, "refresher", None)
-        if refresher is not None:
-            refresher.close()
-        super().close()
 
     def apply_changes(self) -> None:
         """Validate and switch; on error show it and leave the capture as it was."""

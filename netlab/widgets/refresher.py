@@ -141,6 +141,19 @@ def frame_update(rows: pd.DataFrame) -> Update:
     return Update(rows=rows, stats=None, alerts=[], rates=_rates(slots), version=len(rows))
 
 
+class SelfFed:
+    """For a widget that may keep itself live: `close()` also stops its own refresher."""
+
+    refresher: Refresher | None = None
+
+    def close(self) -> None:
+        """Stop its own refresher, if it has one, then close the widget; idempotent."""
+        refresher = self.refresher
+        if refresher is not None:
+            refresher.close()
+        super().close()  # type: ignore[misc]
+
+
 def feed(
     refresh: Callable[[Update], Any], source: Capture | pd.DataFrame | None, hz: float | None
 ) -> Refresher | None:

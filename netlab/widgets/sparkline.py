@@ -9,7 +9,7 @@ import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from .refresher import Refresher, Update, feed
+from .refresher import Refresher, SelfFed, Update, feed
 
 if TYPE_CHECKING:
     from ..capture import Capture
@@ -29,7 +29,7 @@ def _human_bytes(value: float) -> str:
     return f"{value:,.1f} TB"
 
 
-class RateSparkline(w.VBox):  # type: ignore[misc]
+class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
     """A bqplot line of packets/s, the current rate and bytes/s, and alert markers.
 
     Alone, give it what to show: a Capture (local or remote; it then keeps itself live) or a
@@ -110,12 +110,6 @@ class RateSparkline(w.VBox):  # type: ignore[misc]
             f"<b>{pps:,.0f}</b> packets/s · <b>{_human_bytes(bps)}/s</b> · "
             f"{len(alerts)} alert(s) in view"
         )
-
-    def close(self) -> None:
-        """Stop its own refresher, if it has one; idempotent."""
-        if self.refresher is not None:
-            self.refresher.close()
-        super().close()
 
     @staticmethod
     def series(rates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ import pandas as pd
 from traitlets import Int
 
 from ..core.schema import COLUMN_NAMES
-from .refresher import Refresher, Update, feed
+from .refresher import Refresher, SelfFed, Update, feed
 
 if TYPE_CHECKING:
     from ..capture import Capture
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 DEFAULT_COLUMNS = ("number", "ts", "src", "dst", "proto", "sport", "dport", "length", "info")
 
 
-class PacketTable(w.VBox):  # type: ignore[misc]
+class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
     """Newest `max_rows` rows; filter by protocol, text, or rows inside alert windows.
 
     Alone, give it what to show: a Capture (local or remote; it then keeps itself live) or a
@@ -104,13 +104,6 @@ class PacketTable(w.VBox):  # type: ignore[misc]
         if row is None or row["number"] != self.selected:
             row = self._selected_row = self._find(self.selected)
         return row
-
-    def close(self) -> None:
-        """Stop its own refresher, if it has one; idempotent."""
-        refresher = getattr(self, "refresher", None)
-        if refresher is not None:
-            refresher.close()
-        super().close()
 
     def refresh(self, update: Update) -> None:
         """Take the new rows (called by the refresher)."""
