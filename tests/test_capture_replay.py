@@ -274,3 +274,17 @@ def test_stats_after_close_and_repr(mixed_pcap):
     later = cap.stats
     assert not later.running and later.decoded == first.decoded == 5000  # frozen after close
     assert len(cap.frame) == 5000  # the rows stay for analysis
+
+
+def test_a_retimed_real_time_replay_loops(tmp_path):
+    # `netlab serve` replays a file retimed and looped: it played once and went silent
+    path = tmp_path / "short.pcap"
+    frame = synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"x")))
+    synth.write_pcap(path, [frame] * 50, step=0.004)  # 0.2 s of traffic
+    source = netlab.FileSource(path, speed=1.0, loop=True, retime=True)
+    with Capture(source, max_rows=10_000) as cap:
+        assert _until(lambda: cap.frame.version >= 150)  # three passes
+        assert not cap.wait(0.01)
+    ts = cap.frame.snapshot()["ts"]
+    assert ts.is_monotonic_increasing
+    assert ts.iloc[-1] - ts.iloc[0] < pd.Timedelta(minutes=1)  # stamped with the replay time

@@ -531,3 +531,55 @@ def test_packet_fields_of_the_wrong_type_are_422(replay_file):
     with _server(replay_file, ai_mode="offline") as srv:
         r = httpx.post(f"{srv.url}/ai/explain", json={"packet": {"number": "x", "length": "y"}})
         assert r.status_code == 422, r.text
+
+
+def _server_holds(server_port: int, client_port: int) -> bool:
+    """Whether a process still owns the server's end of that TCP connection (inode != 0)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], fields[9]
+                if (
+                    int(local.rsplit(":", 1)[1], 16) == server_port
+                    and int(remote.rsplit(":", 1)[1], 16) == client_port
+                    and inode != "0"
+                ):
+                    return True
+    return False
+
+
+def test_a_stalled_client_is_dropped_and_its_connection_cut(tmp_path):
+    # A client whose TCP window is closed cannot take even the close frame: its socket stayed
+    # open in the server until the client went (and held up the server's shutdown).
+    import socket
+
+    path = tmp_path / "fast.pcap"
+    frames = [
+        synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, bytes(1200))))
+        for _ in range(4000)
+    ]
+    synth.write_pcap(path, frames, step=0.0001)  # looped: 10,000 packets/s for as long as needed
+    settings = _settings()
+    cap = netlab.Capture(netlab.FileSource(path, loop=True, retime=True), settings=settings)
+    with ServerThread(cap, settings) as srv:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", srv.port))
+        try:
+            stalled.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n"
+            )
+            port = stalled.getsockname()[1]
+            assert _poll(lambda: _server_holds(srv.port, port), bool, timeout=30)
+            health = _poll(
+                lambda: httpx.get(f"{srv.url}/health").json(),
+                lambda h: h["clients"] == 0,
+                timeout=120,
+            )
+            assert health["clients"] == 0  # dropped: it fell too far behind
+            assert not _poll(lambda: _server_holds(srv.port, port), lambda held: not held)
+        finally:
+            stalled.close()

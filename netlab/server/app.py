@@ -358,12 +358,24 @@ def create_app(
                     "slow": (1013, "too slow: messages were being dropped"),
                     "binary": (1003, "this stream takes no binary messages"),
                 }.get(ended, (1000, ""))
-                # A client too slow to read cannot read the close frame either: bounded,
-                # so its connection does not wait on it.
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(code=code, reason=reason), 5)
+                # A client too slow to read cannot read the close frame either: the close
+                # waits at most 2 s, then the connection is cut (else its socket stayed open
+                # until the client went, and held up the server's own shutdown).
+                try:
+                    await asyncio.wait_for(ws.close(code=code, reason=reason), 2)
+                except Exception:  # noqa: BLE001 - a timeout or a broken connection alike
+                    _abort(ws)
 
     return app
+
+
+def _abort(ws: WebSocket) -> None:
+    """Cut the client's TCP connection at once (the ASGI server's transport, which the Gate
+    middleware noted in the scope where the server has one)."""
+    transport = ws.scope.get("netlab.transport")
+    if transport is not None:
+        with contextlib.suppress(Exception):
+            transport.abort()
 
 
 async def _pump(ws: WebSocket, client: Client) -> str:

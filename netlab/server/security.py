@@ -137,6 +137,11 @@ class Gate:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
+        if scope["type"] == "websocket":
+            # the server's connection, for cutting a client that cannot even take a close
+            # frame (uvicorn's `send` is a method of its protocol; later layers wrap it)
+            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            scope["netlab.transport"] = transport
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if not self.token and not host_ok(headers.get("host")):
             await _refuse(scope, send, 421, "this server answers to loopback names only")

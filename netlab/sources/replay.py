@@ -206,13 +206,15 @@ class FileSource:
             return None
         self._last_emit = now
         out = rec.take(slice(0, n))
+        # in file time: the next loop pass is shifted by it (a retimed wall-clock stamp here
+        # pushed pass 2 years ahead, so `netlab serve` played a file once and went silent)
+        self._note_last(out)
         if self.retime:
             # each frame stamped with the wall-clock time it was due at (one fixed origin)
             wall_ns = self._t0_epoch_ns + ((due[:n] - self._t0_wall) * 1e9).astype(np.int64)
             out = replace(out, ts_ns=wall_ns)
         rest = rec.take(slice(n, None))
         self._pending = (data, rest) if len(rest) else None
-        self._note_last(out)
         return Chunk(data=data, records=self._filtered(data, out))
 
     def _note_last(self, rec: Records) -> None:
