@@ -31,7 +31,7 @@ from .core.detectors import (
 from .core.frame import RollingFrame
 from .detection import Detection
 from .errors import CaptureError, NetlabError
-from .sources.base import Chunk, Source, merge_chunks
+from .sources.base import Chunk, Source, can_wait, merge_chunks
 from .sources.factory import make_source
 from .sources.live import LiveSource
 from .sources.packetstore import ATTR, CapturePackets, store_for
@@ -181,7 +181,7 @@ class Capture:
             self._detection.run,
             maxsize=256,
             every=0.2,
-            lossless=getattr(self._source, "can_wait", False),  # a file: see every row
+            lossless=can_wait(self._source),  # a file: see every row
         )
         for name, target in (("read", self._read_loop), ("decode", self._decode_loop)):
             thread = threading.Thread(target=target, name=f"netlab-capture-{name}", daemon=True)
@@ -254,7 +254,7 @@ class Capture:
                     str(exc) if isinstance(exc, NetlabError) else f"{type(exc).__name__}: {exc}"
                 )
                 self._error(f"reading {self._source.description}: {detail}")
-                if getattr(self._source, "can_wait", False):
+                if can_wait(self._source):
                     # a file that cannot be read on will not heal: end, keeping what was read
                     self._backlog.put(None)
                     return
@@ -263,7 +263,7 @@ class Capture:
             if chunk is not None and len(chunk):
                 with self._lock:
                     self._received += len(chunk)
-                if getattr(self._source, "can_wait", False):
+                if can_wait(self._source):
                     self._put_waiting(chunk)  # a file loses nothing by waiting: never drop
                     continue
                 try:
@@ -301,7 +301,7 @@ class Capture:
         old = self._source
         # What the old live or remote source still holds (its ring, its queue) is read before
         # it goes: nothing lost. (A file would just go on; it loses nothing by closing.)
-        for _ in range(0 if getattr(old, "can_wait", False) else 64):
+        for _ in range(0 if can_wait(old) else 64):
             try:
                 chunk = old.read(0)
             except Exception:  # noqa: BLE001 - a failing old source has nothing more to give

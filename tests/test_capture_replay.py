@@ -167,14 +167,14 @@ def test_a_slow_subscriber_loses_only_its_own_batches():
     cap = Capture(TrickleSource(chunks=500, per=10, pause=0.002), max_rows=10_000)
     fast = cap.subscribe(lambda b: got.extend(b.index.tolist()), maxsize=1000)
     lagging = cap.subscribe(slow, maxsize=4, every=0.05)  # merged batches, at most 20 a second
-    start = time.monotonic()
     with cap:
         assert cap.wait(60)
-        decode_time = time.monotonic() - start
         deadline = time.monotonic() + 60
         while len(got) < 5000 and time.monotonic() < deadline:
             time.sleep(0.01)
-    assert decode_time < 5  # 500 batches x 20 ms = 10 s if the slow subscriber held capture
+    # Had the slow subscriber held the capture up, its queue would never overflow: it lost
+    # batches of its own (lagging.dropped, below) while the capture kept every row.
+    assert cap.stats.decoded == 5000 and cap.stats.dropped_netlab == 0
     assert got == list(range(1, 5001))  # the fast subscriber saw every row, in order
     assert lagging.dropped > 0 and sum(slow_seen) < 5000
     assert merged_index_ok  # merged batches keep their rows' versions

@@ -31,11 +31,14 @@ def test_each_widget_alone_on_a_capture_stays_live():
     cap = netlab.Capture(DEMO_PCAP, speed=None)
     table, spark = PacketTable(cap, hz=10), RateSparkline(cap, hz=10)
     try:
-        assert cap.running or cap.wait(60)
-        assert _until(lambda: len(table.rows) > 0 and len(spark.line.x) > 0)
-        assert "packets/s" in spark.label.value and "#" in table.html.value + str(
-            table.picker.options
+        assert cap.running or cap.wait(60), cap.stats
+        assert _until(lambda: len(table.rows) > 0 and len(spark.line.x) > 0), (
+            cap.stats,
+            table.refresher.errors if table.refresher else None,
+            spark.refresher.errors if spark.refresher else None,
         )
+        shown = str(table.picker.options)
+        assert "packets/s" in spark.label.value and "#" in shown, (spark.label.value, shown)
     finally:
         table.close()
         spark.close()

@@ -59,6 +59,12 @@ class Source(Protocol):
         """Release everything; idempotent."""
 
 
+def can_wait(source: object) -> bool:
+    """Whether `source` loses nothing while the capture makes it wait (a file, not a live
+    interface); sources that do not say are taken to lose what they cannot hand over."""
+    return bool(getattr(source, "can_wait", False))
+
+
 def merge_chunks(chunks: list[Chunk]) -> Chunk:
     """One chunk holding the frames of several (byte offsets rebased).
 
