@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from ._version import __version__
+from .ai import Explanation, explain, explain_alert
 from .capture import Capture, CaptureStats, Recording
+from .capture.subscription import Subscription
 from .config import Settings
-from .core.anomaly import Alert, RateDetector, detect, make_alert
+from .core.alerts import Alert, detect, make_alert
 from .core.detectors import (
     FunctionDetector,
     NewTalkerDetector,
     PortScanDetector,
+    RateDetector,
     SynFloodDetector,
 )
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
 from .core.summary import conversations, protocol_mix, top_talkers
+from .data import demo_pcap
 from .errors import (
     CaptureError,
     CaptureFileError,
     CapturePermissionError,
+    ClosedError,
     ExplainError,
     FilterError,
     InterfaceError,
@@ -25,16 +31,13 @@ from .errors import (
     NetlabWarning,
     SettingsError,
 )
-from .sources.base import Chunk, Source
+from .export import PcapWriter, write_frame, write_pcap
+from .sources.base import Chunk, Source, SourceBase
+from .sources.interfaces import capture_permission, interfaces, validate_bpf
 from .sources.libpcap import Interface
 from .sources.live import LiveSource
 from .sources.pcapreader import iter_pcap, read_pcap
 from .sources.replay import FileSource
-from .sources.writer import PcapWriter, write_frame, write_pcap
-from .subscription import Subscription
-from .system import capture_permission, interfaces, validate_bpf
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Alert",
@@ -45,8 +48,10 @@ __all__ = [
     "CapturePermissionError",
     "CaptureStats",
     "Chunk",
+    "ClosedError",
     "Column",
     "ExplainError",
+    "Explanation",
     "FileSource",
     "FilterError",
     "FunctionDetector",
@@ -64,12 +69,16 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Source",
+    "SourceBase",
     "Subscription",
     "SynFloodDetector",
     "__version__",
     "capture_permission",
     "conversations",
+    "demo_pcap",
     "detect",
+    "explain",
+    "explain_alert",
     "interfaces",
     "iter_pcap",
     "make_alert",

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .data import DEMO_PCAP
 from .errors import NetlabError
-
-DEMO_PCAP = Path(__file__).parent / "data" / "demo.pcap"
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -35,7 +34,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_interfaces(args: argparse.Namespace) -> int:
-    from .system import interfaces
+    from .sources.interfaces import interfaces
 
     for i in interfaces():
         flags = ",".join(f for f, on in (("up", i.up), ("loopback", i.loopback)) if on)
@@ -101,7 +100,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     from .config import Settings
-    from .voila_app import start, stop, wait_ready
+    from .dashboard.voila import start, stop, wait_ready
 
     settings = Settings.load()
     token = settings.dashboard_token.get_secret_value()
@@ -140,7 +139,7 @@ def _cmd_capture(args: argparse.Namespace) -> int:
 
     from .capture import Capture
     from .config import Settings
-    from .sources.writer import PcapWriter, RowWriter
+    from .export import PcapWriter, RowWriter
 
     if bool(args.interface) == bool(args.read):
         print("netlab: give either -i INTERFACE or -r FILE", file=sys.stderr)
@@ -164,7 +163,7 @@ def _cmd_capture(args: argparse.Namespace) -> int:
                     raw.write(chunk, limit=left["frames"])
                     left["frames"] = max(0, left["frames"] - len(chunk))
 
-            cap._raw_sinks.append(record)
+            cap.on_frames(record)
         else:
             rows = RowWriter(args.write)  # refuses other extensions with a clear error
     done = {"rows": 0}

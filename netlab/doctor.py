@@ -33,7 +33,7 @@ def _tool_version(tool: str) -> str | None:
 
 def run_checks() -> list[Check]:
     """Run every check; never raises."""
-    from . import __version__
+    from ._version import __version__
     from .config import Settings
     from .errors import NetlabError
 
@@ -64,7 +64,7 @@ def run_checks() -> list[Check]:
                 essential=False,
             )
         )
-    from .system import capture_permission, interfaces
+    from .sources.interfaces import capture_permission, interfaces
 
     ok, message = capture_permission()
     checks.append(Check("capture rights", ok, message, essential=False))

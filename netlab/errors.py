@@ -47,3 +47,19 @@ class CaptureError(NetlabError):
 
 class ExplainError(NetlabError):
     """Explaining a packet failed; the message says why in one line."""
+
+
+class LibpcapMissing(CaptureError):
+    """The libpcap shared library could not be loaded; the message says how to install it."""
+
+
+class ClosedError(NetlabError, RuntimeError):
+    """An object was started (or used) again after `close()`: make a new one."""
+
+
+class ServerError(NetlabError):
+    """The netlab server could not start or serve (the message says why)."""
+
+
+class DashboardError(NetlabError):
+    """The Voila dashboard process could not start or did not answer."""

@@ -110,8 +110,7 @@ def main() -> int:
             print(out.stdout, out.stderr)
             return 1
         smoke = (
-            "import netlab; from netlab.cli import DEMO_PCAP; df = netlab.read_pcap(DEMO_PCAP); "
-            "print(len(df), 'demo rows')"
+            "import netlab; df = netlab.read_pcap(netlab.demo_pcap()); print(len(df), 'demo rows')"
         )
         out = _run([py, "-c", smoke], cwd=work)
         print(out.stdout.strip())

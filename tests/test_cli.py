@@ -93,7 +93,7 @@ def test_capture_reads_and_writes_every_format(tmp_path):
     import pandas as pd
 
     import netlab
-    from netlab.cli import DEMO_PCAP
+    from netlab.data import DEMO_PCAP
 
     whole = netlab.read_pcap(DEMO_PCAP)
     dns = whole[(whole["dport"] == 53) & (whole["proto"] == "UDP")]
@@ -240,7 +240,7 @@ def test_frame_numbers_are_the_files_as_tshark_keeps_them(tmp_path):
     import os
     import shutil
 
-    from netlab.cli import DEMO_PCAP
+    from netlab.data import DEMO_PCAP
 
     printed = run("capture", "-r", str(DEMO_PCAP), "-f", "udp port 53", "-c", "5", "-q")
     numbers = [int(line.split()[0]) for line in printed.stdout.splitlines()]
@@ -284,7 +284,7 @@ def test_frame_numbers_are_the_files_as_tshark_keeps_them(tmp_path):
 
 def test_long_options_and_errors_before_any_progress_bar(tmp_path):
     import netlab
-    from netlab.cli import DEMO_PCAP
+    from netlab.data import DEMO_PCAP
 
     out = tmp_path / "two.pcapng"
     done = run(
@@ -307,7 +307,7 @@ def test_long_options_and_errors_before_any_progress_bar(tmp_path):
 def test_serve_mistakes_are_one_line_and_exit_2(tmp_path):
     import socket
 
-    from netlab.cli import DEMO_PCAP
+    from netlab.data import DEMO_PCAP
 
     missing = run("serve", "--source", str(tmp_path / "missing.pcap"), timeout=60)
     bad = run("serve", "--source", str(DEMO_PCAP), "--bpf", "udp and and", timeout=60)

@@ -25,7 +25,7 @@ def test_dashboard_notebook_is_the_generated_one():
     import json
 
     from conftest import ROOT
-    from netlab.widgets.notebooks import DASHBOARD_CELLS, notebook_json
+    from netlab.dashboard.notebook import DASHBOARD_CELLS, notebook_json
 
     # Sources and cell types only: JupyterLab autosaves outputs, ids and metadata into it.
     def cells(nb: dict) -> list[tuple[str, str]]:

@@ -158,7 +158,7 @@ def compare_corpus(files: list[Path] | None = None) -> Report:
             try:
                 df = netlab.read_pcap(path)
             except netlab.CaptureFileError:
-                df = netlab.core.schema.empty_frame()
+                df = netlab.core.batch.empty_frame()
         ours = df.to_dict("records")
         if len(ours) < len(expected):
             report.row_count_problems.append(

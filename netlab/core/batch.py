@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .info import render_info_array
-from .schema import STORED_COLUMNS, Kind
+from .schema import STORED_COLUMNS, Part
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -49,6 +49,20 @@ class Batch:
         """A text column as codes (-1: missing) and the texts they index."""
         return self.values[name], self.categories[name]
 
+    def part(self, name: str) -> Part:
+        """One column; the derived Info column too (as its texts, None where empty)."""
+        if name not in self.values:
+            return Part(np.asarray(self.info.to_pylist(), dtype=object))
+        return Part(self.values[name], self.masks.get(name), self.categories.get(name))
+
+    @classmethod
+    def from_parts(cls, n: int, parts: dict[str, Part], first_version: int = 0) -> Batch:
+        """A batch of `n` rows from one Part per stored column."""
+        values = {name: p.values for name, p in parts.items()}
+        masks = {name: p.mask for name, p in parts.items() if p.mask is not None}
+        texts = {name: p.texts for name, p in parts.items() if p.texts is not None}
+        return cls(n, values, masks, texts, first_version)
+
     @property
     def info(self) -> pa.Array:
         """The Info text of every row (rendered once, when first asked for)."""
@@ -63,28 +77,13 @@ class Batch:
     def tail(self, count: int) -> Batch:
         """The last `count` rows."""
         start = max(self.n - count, 0)
-        return Batch(
-            self.n - start,
-            {k: v[start:] for k, v in self.values.items()},
-            {k: m[start:] for k, m in self.masks.items()},
-            self.categories,
-            self.first_version + start,
-        )
+        keep = slice(start, None)
+        parts = {c.name: c.codec.take(self.part(c.name), keep) for c in STORED_COLUMNS}
+        return Batch.from_parts(self.n - start, parts, self.first_version + start)
 
     def to_frame(self) -> pd.DataFrame:
         """A typed netlab DataFrame of these rows, indexed from `first_version`."""
-        data: dict[str, object] = {}
-        for col in STORED_COLUMNS:
-            values = self.values[col.name]
-            if col.kind is Kind.TIME:
-                data[col.name] = pd.DatetimeIndex(values.view("datetime64[ns]"), tz="UTC")
-            elif col.kind is Kind.TEXT:
-                cats = pd.Index(self.categories[col.name], dtype=object)
-                data[col.name] = pd.Categorical.from_codes(values, categories=cats)
-            elif col.kind is Kind.OPT_INT:
-                data[col.name] = pd.arrays.IntegerArray(values, self.masks[col.name])
-            else:
-                data[col.name] = values
+        data = {c.name: c.codec.to_pandas(self.part(c.name)) for c in STORED_COLUMNS}
         index = pd.RangeIndex(self.first_version, self.first_version + self.n)
         df = pd.DataFrame(data, index=index, copy=False)
         df["info"] = pd.Series(pd.arrays.ArrowStringArray(self.info), index=index)
@@ -93,50 +92,19 @@ class Batch:
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Batch:
         """The stored columns of a netlab DataFrame (its own index is not kept)."""
-        values: dict[str, npt.NDArray[Any]] = {}
-        masks: dict[str, Mask] = {}
-        categories: dict[str, list[str]] = {}
-        for col in STORED_COLUMNS:
-            series = df[col.name]
-            if col.kind is Kind.TEXT:
-                cat = series.array
-                assert isinstance(cat, pd.Categorical)
-                codes = np.asarray(cat.codes, dtype=np.int64)
-                # Keep only the categories in use (a sliced frame keeps all of its parent's).
-                inverse, used = pd.factorize(codes)  # -1 (missing) is its own value here
-                keep = used >= 0
-                remap = np.full(len(used), -1, dtype=np.int64)
-                remap[keep] = np.arange(int(keep.sum()))
-                values[col.name] = remap[inverse]
-                categories[col.name] = [str(c) for c in cat.categories[used[keep]]]
-            elif col.kind is Kind.TIME:
-                array = series.array
-                values[col.name] = (
-                    array.asi8 if hasattr(array, "asi8") else series.to_numpy().view(np.int64)
-                )
-            elif col.kind is Kind.OPT_INT:
-                masks[col.name] = np.asarray(series.isna().to_numpy(), dtype=bool)
-                values[col.name] = series.to_numpy(dtype=col.numpy_dtype, na_value=0)
-            else:
-                values[col.name] = series.to_numpy(dtype=col.numpy_dtype)
+        parts = {c.name: c.codec.from_pandas(df[c.name], c.numpy_dtype) for c in STORED_COLUMNS}
         first = df.index[0] if len(df) and isinstance(df.index[0], int | np.integer) else 0
-        return cls(len(df), values, masks, categories, int(first))
+        return cls.from_parts(len(df), parts, int(first))
 
 
 def empty_batch() -> Batch:
     """A batch with no rows."""
-    values: dict[str, npt.NDArray[Any]] = {}
-    masks: dict[str, Mask] = {}
-    categories: dict[str, list[str]] = {}
-    for col in STORED_COLUMNS:
-        if col.kind is Kind.TEXT:
-            values[col.name] = np.zeros(0, dtype=np.int64)
-            categories[col.name] = []
-        else:
-            values[col.name] = np.zeros(0, dtype=col.numpy_dtype or "int64")
-        if col.kind is Kind.OPT_INT:
-            masks[col.name] = np.zeros(0, dtype=bool)
-    return Batch(0, values, masks, categories)
+    return Batch.from_parts(0, {c.name: c.codec.empty(c.numpy_dtype) for c in STORED_COLUMNS})
+
+
+def empty_frame() -> pd.DataFrame:
+    """A DataFrame with every column, correctly typed, and no rows."""
+    return empty_batch().to_frame()
 
 
 def concat_batches(parts: list[Batch]) -> Batch:
@@ -145,25 +113,5 @@ def concat_batches(parts: list[Batch]) -> Batch:
         return parts[0]
     if not parts:
         return empty_batch()
-    values: dict[str, npt.NDArray[Any]] = {}
-    masks: dict[str, Mask] = {}
-    categories: dict[str, list[str]] = {}
-    for col in STORED_COLUMNS:
-        name = col.name
-        if col.kind is Kind.TEXT:
-            index: dict[str, int] = {}
-            pieces = []
-            for part in parts:
-                cats = part.categories[name]
-                remap = np.empty(len(cats) + 1, dtype=np.int64)
-                remap[-1] = -1
-                for k, text in enumerate(cats):
-                    remap[k] = index.setdefault(text, len(index))
-                pieces.append(remap[part.values[name]])
-            values[name] = np.concatenate(pieces)
-            categories[name] = list(index)
-        else:
-            values[name] = np.concatenate([p.values[name] for p in parts])
-            if col.kind is Kind.OPT_INT:
-                masks[name] = np.concatenate([p.masks[name] for p in parts])
-    return Batch(sum(p.n for p in parts), values, masks, categories, parts[0].first_version)
+    joined = {c.name: c.codec.concat([p.part(c.name) for p in parts]) for c in STORED_COLUMNS}
+    return Batch.from_parts(sum(p.n for p in parts), joined, parts[0].first_version)

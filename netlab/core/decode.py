@@ -14,17 +14,18 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from . import appfields, names
-from .appvec import TextGroups, arp_fields, dns_fields, http_fields, tls_fields
+from . import names
+from .app import payload
+from .app.columns import TextGroups, arp_fields, dns_fields, http_fields, tls_fields
 from .batch import Batch
 from .bytesview import I64, BytesView
 from .linklayer import ET_ARP, ET_IPV4, ET_IPV6, NO_L3, link_layer
 from .pcapfile import Records
-from .schema import STORED_COLUMNS, Kind
+from .schema import STORED_COLUMNS
 
 _IPV6_EXT = (0, 43, 60, 44, 51)
 _TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
-_HTTP_METHODS = np.array([int.from_bytes(m, "big") for m in appfields.HTTP_METHODS])
+_HTTP_METHODS = np.array([int.from_bytes(m, "big") for m in payload.HTTP_METHODS])
 
 
 class Decoded:
@@ -167,7 +168,7 @@ def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I
     has = (pay >= 0) & (plen > 0)
     tcp = has & (d.tp == _TCP)
     udp = has & (d.tp == _UDP)
-    dns_ports = tuple(appfields.DNS_PORTS)
+    dns_ports = tuple(payload.DNS_PORTS)
     on_dns_port = np.isin(d.sport, dns_ports) | np.isin(d.dport, dns_ports)
     rows = np.flatnonzero((tcp | udp) & on_dns_port & (plen >= 12))
     start = pay[rows] + np.where(tcp[rows], 2, 0)  # DNS over TCP: a two-byte length first
@@ -181,10 +182,10 @@ def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I
     sni: dict[int, str] = {}
     summary: dict[int, str] = {}
     for i, a, b in zip(rest.tolist(), pay[rest].tolist(), pend[rest].tolist(), strict=True):
-        hello = appfields.find_client_hello(bytes(raw[a:b]))
+        hello = payload.find_client_hello(bytes(raw[a:b]))
         if hello is None:
             continue
-        name = appfields.parse_tls_sni(hello)
+        name = payload.parse_tls_sni(hello)
         if name is not None:
             sni[i] = name
         summary[i] = "Client Hello" + (f" (SNI={name})" if name else "")
@@ -194,7 +195,7 @@ def _app_fields(buf: npt.NDArray[np.uint8], d: Decoded, et: I64, l3: I64, end: I
     rows = http_fields(view, pay[rows], pend[rows], rows, out.host, out.summary)
     host: dict[int, str] = {}
     for i, a, b in zip(rows.tolist(), pay[rows].tolist(), pend[rows].tolist(), strict=True):
-        req = appfields.parse_http_request(bytes(raw[a:b]))
+        req = payload.parse_http_request(bytes(raw[a:b]))
         if req is not None:
             if req.host is not None:
                 host[i] = req.host
@@ -264,11 +265,6 @@ def _proto(d: Decoded, et: I64) -> Text:
     return _distinct(codes, cats)
 
 
-def _optional(values: I64, dtype: str) -> tuple[npt.NDArray[Any], npt.NDArray[np.bool_]]:
-    mask = values < 0
-    return np.where(mask, 0, values).astype(dtype), mask
-
-
 def _assemble(
     rec: Records, first_number: int, d: Decoded, et: I64, vlan: I64, app: _AppFields
 ) -> Batch:
@@ -306,14 +302,6 @@ def _assemble(
         "caplen": rec.caplen,
         "linktype": rec.linktype,
     }
-    values: dict[str, npt.NDArray[Any]] = {}
-    masks: dict[str, npt.NDArray[np.bool_]] = {}
-    categories: dict[str, list[str]] = {}
-    for col in STORED_COLUMNS:
-        if col.kind is Kind.TEXT:
-            values[col.name], categories[col.name] = text[col.name]
-        elif col.kind is Kind.OPT_INT:
-            values[col.name], masks[col.name] = _optional(optional[col.name], col.numpy_dtype)
-        else:
-            values[col.name] = plain[col.name].astype(col.numpy_dtype)
-    return Batch(n, values, masks, categories)
+    raw: dict[str, Any] = {**plain, **optional, **text}
+    parts = {c.name: c.codec.from_decoded(raw[c.name], c.numpy_dtype) for c in STORED_COLUMNS}
+    return Batch.from_parts(n, parts)

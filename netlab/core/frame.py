@@ -14,34 +14,25 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .batch import Batch, empty_batch
-from .schema import STORED_COLUMNS, Column, Kind, empty_frame
+from .batch import Batch, empty_batch, empty_frame
+from .schema import STORED_COLUMNS, Column, code_table, compact_codes
 
 I64 = npt.NDArray[np.int64]
 
 
 class StringPool:
-    """Interned strings addressed by int32 codes."""
+    """Interned strings addressed by codes."""
 
-    def __init__(self) -> None:
-        self.strings: list[str] = []
-        self._index: dict[str, int] = {}
+    def __init__(self, strings: list[str] | None = None) -> None:
+        self.strings: list[str] = strings or []
+        self.index: dict[str, int] = {text: k for k, text in enumerate(self.strings)}
 
     def __len__(self) -> int:
         return len(self.strings)
 
     def codes_for(self, texts: list[str]) -> npt.NDArray[np.int32]:
         """The pool code of each text, adding the new ones; a final -1 for missing values."""
-        out = np.empty(len(texts) + 1, dtype=np.int32)
-        out[-1] = -1
-        index, strings = self._index, self.strings
-        for k, text in enumerate(texts):
-            code = index.get(text)
-            if code is None:
-                code = index[text] = len(strings)
-                strings.append(text)
-            out[k] = code
-        return out
+        return code_table(texts, self.index, self.strings).astype(np.int32)
 
 
 class _Store:
@@ -49,11 +40,12 @@ class _Store:
 
     def __init__(self, col: Column, capacity: int) -> None:
         self.col = col
-        if col.kind is Kind.TEXT:
+        self.coded = col.codec.coded  # values are codes into the frame's string pool
+        if self.coded:
             self.values: npt.NDArray[Any] = np.full(capacity, -1, dtype=np.int32)
         else:
             self.values = np.zeros(capacity, dtype=col.numpy_dtype)
-        self.mask = np.zeros(capacity, dtype=bool) if col.kind is Kind.OPT_INT else None
+        self.mask = np.zeros(capacity, dtype=bool) if col.codec.masked else None
 
 
 class RollingFrame:
@@ -107,7 +99,7 @@ class RollingFrame:
             first = min(m, self.capacity - tail)
             for name, store in self._stores.items():
                 values = batch.values[name]
-                if store.col.kind is Kind.TEXT:
+                if store.coded:
                     values = self._pool.codes_for(batch.categories[name])[values]
                 store.values[tail : tail + first] = values[:first]
                 store.values[: m - first] = values[first:]
@@ -143,17 +135,14 @@ class RollingFrame:
 
     def _compact_pool(self) -> None:
         idx = self._ordered(self._count)
-        text = [s for s in self._stores.values() if s.col.kind is Kind.TEXT]
-        used = np.unique(np.concatenate([np.asarray(s.values[idx]) for s in text]))
-        used = used[used >= 0]
-        remap = np.full(len(self._pool) + 1, -1, dtype=np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        pool = StringPool()
-        pool.strings = [self._pool.strings[k] for k in used.tolist()]
-        pool._index = {text: k for k, text in enumerate(pool.strings)}
-        for s in text:
-            s.values[:] = remap[s.values]  # -1 indexes the final -1
-        self._pool = pool
+        text = [s for s in self._stores.values() if s.coded]
+        codes, strings = compact_codes(
+            np.concatenate([s.values[idx] for s in text]), self._pool.strings
+        )
+        self._pool = StringPool(strings)
+        for k, s in enumerate(text):
+            s.values[:] = -1
+            s.values[idx] = codes[k * len(idx) : (k + 1) * len(idx)]
 
     def row(self, version: int) -> pd.Series | None:
         """The row with this version, or None if it has left the frame (or never existed)."""
@@ -189,17 +178,7 @@ class RollingFrame:
                 values[name] = store.values[idx]
                 if store.mask is not None:
                     masks[name] = store.mask[idx]
-                if store.col.kind is Kind.TEXT:
-                    values[name], categories[name] = _local_codes(values[name], self._pool)
+                if store.coded:
+                    values[name], categories[name] = compact_codes(values[name], self._pool.strings)
             first_version = self._version - count + 1
         return Batch(count, values, masks, categories, first_version)
-
-
-def _local_codes(codes: npt.NDArray[Any], pool: StringPool) -> tuple[I64, list[str]]:
-    """Pool codes as codes into just the texts they use."""
-    # pool code -1 means missing: factorize sees it as a value, mapped back to -1 here
-    inverse, used = pd.factorize(codes)
-    keep = used >= 0
-    remap = np.full(len(used) + 1, -1, dtype=np.int64)
-    remap[np.flatnonzero(keep)] = np.arange(int(keep.sum()))
-    return remap[inverse], [pool.strings[k] for k in used[keep].tolist()]

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..capture import Capture
-from ..core.anomaly import Alert
+from ..capture.subscription import Subscription
+from ..core.alerts import Alert
 from ..core.batch import Batch
-from ..core.rows import rows_json
-from ..subscription import Subscription
+from ..core.wire import rows_json
 
 CLIENT_QUEUE = 64  # messages waiting for one client
 MAX_BEHIND = 256  # messages a client may lose in a row before it is disconnected

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import time
 from typing import Any
 
 from ..capture import Capture
 from ..config import Settings
-from ..errors import SettingsError
+from ..core.addresses import is_loopback
+from ..data import DEMO_PCAP
+from ..errors import ServerError, SettingsError
+from ..lifecycle import Lifecycle
+from ..sources.factory import make_source
 from .app import create_app
-from .security import is_loopback, redact_access_log
+from .security import redact_access_log
 
 
 def check_bind(host: str, settings: Settings) -> None:
@@ -51,16 +54,10 @@ def make_capture(
 ) -> Capture:
     """The server's capture: a file replays in real time, looped, stamped with the time it is
     replayed at (so dashboards show now), by default."""
-    from ..cli import DEMO_PCAP
-    from ..sources.replay import FileSource
-
     chosen = source or settings.source or str(DEMO_PCAP)
-    if os.path.exists(chosen):
-        replay = FileSource(
-            chosen, bpf or "", speed=speed, loop=loop, retime=retime and speed is not None
-        )
-        return Capture(replay, settings=settings)
-    return Capture(chosen, bpf=bpf, settings=settings)
+    bpf = settings.bpf if bpf is None else bpf
+    made = make_source(chosen, bpf, settings, speed, loop, retime=retime and speed is not None)
+    return Capture(made, settings=settings)
 
 
 def serve(
@@ -138,6 +135,7 @@ class ServerThread:
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="netlab-server", daemon=True)
+        self._life = Lifecycle("server")
 
     @property
     def url(self) -> str:
@@ -150,23 +148,29 @@ class ServerThread:
         return f"ws://{self.host}:{self.port}/ws"
 
     def start(self, timeout: float = 20.0) -> ServerThread:
-        """Start and wait until it accepts connections."""
+        """Start and wait until it accepts connections (once: after close(), ClosedError)."""
+        if not self._life.begin():
+            return self
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the netlab server did not start")
+                self.close()  # nothing left running
+                raise ServerError(f"the netlab server did not start on {self.url}")
             time.sleep(0.02)
         return self
 
-    def stop(self) -> None:
+    def close(self) -> None:
         """Stop the server (and its capture, if it owns it); idempotent."""
+        self._life.end()
         self.server.should_exit = True
         if self._thread.is_alive():
             self._thread.join(timeout=15)
+
+    stop = close  # the name servers use
 
     def __enter__(self) -> ServerThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()

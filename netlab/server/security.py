@@ -13,20 +13,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY = 64 * 1024  # bytes; settings and explain requests are tiny
 
 
-def is_loopback(host: str) -> bool:
-    """Whether binding `host` exposes the server to this machine only.
-
-    Only loopback addresses and "localhost" are: "" (as uvicorn and sockets read it), "*",
-    "0.0.0.0" and "::" mean every interface, and a name may resolve anywhere."""
-    host = host.strip()
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def token_ok(expected: str, headers: dict[str, str], query: dict[str, str]) -> bool:
     """A request carries the token as a bearer header, X-Netlab-Token, or ?token= (browsers)."""
     if not expected:

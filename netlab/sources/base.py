@@ -1,28 +1,21 @@
-"""The seam between a Capture and where its frames come from."""
+"""The seam between a Capture and where its frames come from: the Source protocol.
+
+The protocol is total: a capture, the server and the widgets ask a source what they need
+(its interface, its problems, a filter change, where its packets' bytes will live) and never
+which class it is. Adding a kind of source touches `sources/` and nothing else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-import numpy as np
-import pandas as pd
+from ..core.chunk import Chunk, merge_chunks
+from ..errors import CaptureError
+from ..packets import CapturePackets, PacketStore
 
-from ..core.pcapfile import Records
-
-
-@dataclass
-class Chunk:
-    """Frames read from a source: raw bytes with their records, or rows decoded elsewhere."""
-
-    data: bytes = b""
-    records: Records | None = None
-    frame: pd.DataFrame | None = None  # a remote source hands over decoded rows
-
-    def __len__(self) -> int:
-        if self.frame is not None:
-            return len(self.frame)
-        return len(self.records) if self.records is not None else 0
+__all__ = ["Chunk", "Source", "SourceBase", "SourceCounters", "merge_chunks"]
 
 
 @dataclass(frozen=True)
@@ -33,14 +26,26 @@ class SourceCounters:
     dropped: int  # packets the kernel (or remote server) dropped
 
 
+@runtime_checkable
 class Source(Protocol):
     """Where a Capture reads frames from. Opened and read by the capture's reader thread."""
 
     description: str  # for stats and status lines, e.g. "live eth0" or "file demo.pcap"
-    bpf: str
-    # Optional (default False): True when the source loses nothing while the capture makes
-    # it wait, as a file does; the capture then waits for room instead of dropping.
-    # can_wait: bool
+    bpf: str  # the capture filter in force ("" for none)
+    # True when the source loses nothing while the capture makes it wait (a file): the
+    # capture then waits for room instead of dropping.
+    can_wait: bool
+
+    @property
+    def interface(self) -> str:
+        """What a source picker shows as this source: the interface name, else the
+        description."""
+        ...
+
+    @property
+    def problems(self) -> Sequence[str]:
+        """What went wrong without stopping the source (newest last)."""
+        ...
 
     def open(self) -> None:
         """Acquire the resources; raise NetlabError subclasses with what to do."""
@@ -54,51 +59,50 @@ class Source(Protocol):
     @property
     def exhausted(self) -> bool:
         """True when no frame will ever come again (a file replayed to its end)."""
+        ...
+
+    def set_filter(self, bpf: str) -> None:
+        """Change the capture filter, validating it first: on FilterError the old one stays.
+        Safe to call while the capture's reader thread reads."""
+
+    def switch(self, interface: str, bpf: str) -> bool:
+        """Switch to `interface` (with filter `bpf`) in place, if this source can (a remote
+        server does): True. False when the capture must open a new source instead."""
+        ...
+
+    def packet_store(self, budget: int) -> PacketStore:
+        """Where the bytes of this source's frames will be kept (at most `budget` bytes
+        held here)."""
+        ...
 
     def close(self) -> None:
         """Release everything; idempotent."""
 
 
-def can_wait(source: object) -> bool:
-    """Whether `source` loses nothing while the capture makes it wait (a file, not a live
-    interface); sources that do not say are taken to lose what they cannot hand over."""
-    return bool(getattr(source, "can_wait", False))
+class SourceBase:
+    """Defaults for the optional parts of the protocol: a source that loses what it cannot
+    hand over, has one fixed filter and keeps its packets' bytes in the capture."""
 
+    description: str = "source"
+    bpf: str = ""
+    can_wait: bool = False
 
-def merge_chunks(chunks: list[Chunk]) -> Chunk:
-    """One chunk holding the frames of several (byte offsets rebased).
+    @property
+    def interface(self) -> str:
+        """See Source.interface."""
+        return self.description
 
-    Only each chunk's frames are copied: a paced replay hands out a few frames at a time, each
-    chunk sharing the file's whole read-ahead block, and joining whole blocks filled the
-    packet store with copies of the same block (bytes for 1,997 of 18,926 demo frames)."""
-    base = 0
-    offsets, caplens, wirelens, stamps, links = [], [], [], [], []
-    pieces: list[memoryview] = []
-    for c in chunks:
-        rec = c.records
-        assert rec is not None
-        if not len(rec):
-            continue
-        lo = int(rec.offset.min())
-        hi = int((rec.offset + rec.caplen).max())
-        pieces.append(memoryview(c.data)[lo:hi])
-        offsets.append(rec.offset - lo + base)
-        caplens.append(rec.caplen)
-        wirelens.append(rec.wirelen)
-        stamps.append(rec.ts_ns)
-        links.append(rec.linktype)
-        base += hi - lo
-    if not pieces:
-        return Chunk(data=b"", records=Records.empty())
-    chunks = [c for c in chunks if c.records is not None and len(c.records)]
-    records = Records(
-        np.concatenate(offsets),
-        np.concatenate(caplens),
-        np.concatenate(wirelens),
-        np.concatenate(stamps),
-        np.concatenate(links),
-        None
-        if any(c.records.number is None for c in chunks)  # type: ignore[union-attr]
-        else np.concatenate([c.records.number for c in chunks]),  # type: ignore[union-attr]
-    )
-    return Chunk(data=b"".join(pieces), records=records)
+    problems: Sequence[str] = ()  # see Source.problems
+
+    def set_filter(self, bpf: str) -> None:
+        """See Source.set_filter (this one cannot change it)."""
+        if bpf != self.bpf:
+            raise CaptureError(f"{self.description} cannot change its filter")
+
+    def switch(self, interface: str, bpf: str) -> bool:
+        """See Source.switch."""
+        return False
+
+    def packet_store(self, budget: int) -> PacketStore:
+        """See Source.packet_store: the newest `budget` bytes, kept by the capture."""
+        return CapturePackets(budget, self.description)

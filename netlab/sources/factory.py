@@ -16,8 +16,12 @@ def make_source(
     settings: Settings,
     speed: float | None,
     loop: bool,
+    *,
+    retime: bool = False,
 ) -> Source:
-    """The source for what the user passed: a source, a file path, a ws:// URL or an interface."""
+    """The source for what the user passed: a source, a file path, a ws:// URL or an interface.
+
+    The one factory: the capture, the server and the dashboard all name sources this way."""
     if not isinstance(source, str | os.PathLike):
         return source
     text = os.fspath(source)
@@ -26,7 +30,7 @@ def make_source(
 
         return RemoteSource(text, bpf, token=settings.server_token.get_secret_value())
     if os.path.exists(text) or text.endswith((".pcap", ".pcapng", ".cap")):
-        return FileSource(text, bpf, speed=speed, loop=loop)
+        return FileSource(text, bpf, speed=speed, loop=loop, retime=retime)
     return LiveSource(
         text,
         bpf,

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import socket
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 
-from ..errors import CaptureError, FilterError
+from ..errors import CaptureError, FilterError, LibpcapMissing
 
 c_void_p, c_int, c_uint, c_char_p = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint, ctypes.c_char_p
 ERRBUF_SIZE = 512
@@ -42,14 +41,14 @@ def filter_bytes(expression: str) -> bytes:
 
 
 # libpcap serialises pcap_compile internally only since 1.8; be safe on older ones.
-_compile_lock = threading.Lock()
+compile_lock = threading.Lock()
 
 
-class _BpfProgram(ctypes.Structure):
+class BpfStruct(ctypes.Structure):
     _fields_ = [("bf_len", c_uint), ("bf_insns", c_void_p)]
 
 
-class _SockFprog(ctypes.Structure):  # Linux's struct sock_fprog (SO_ATTACH_FILTER)
+class SockFprog(ctypes.Structure):  # Linux's struct sock_fprog (SO_ATTACH_FILTER)
     _fields_ = [("len", ctypes.c_ushort), ("filter", c_void_p)]
 
 
@@ -57,11 +56,11 @@ SOL_SOCKET, SO_ATTACH_FILTER = 1, 26
 COOKED_LINKTYPES = (113, 276)  # Linux SLL/SLL2: libpcap rewrites offsets for the kernel
 
 
-class _Stat(ctypes.Structure):
+class PcapStat(ctypes.Structure):
     _fields_ = [("ps_recv", c_uint), ("ps_drop", c_uint), ("ps_ifdrop", c_uint)]
 
 
-class _PktHdr(ctypes.Structure):
+class PktHdr(ctypes.Structure):
     _fields_ = [
         ("tv_sec", ctypes.c_long),
         ("tv_usec", ctypes.c_long),
@@ -96,10 +95,6 @@ _If._fields_ = [
 ]
 
 
-class LibpcapMissing(CaptureError):
-    """The libpcap shared library could not be loaded."""
-
-
 @cache
 def lib() -> ctypes.CDLL:
     """The loaded libpcap, with the signatures netlab uses."""
@@ -129,19 +124,19 @@ def lib() -> ctypes.CDLL:
         "pcap_geterr": (c_char_p, [c_void_p]),
         "pcap_statustostr": (c_char_p, [c_int]),
         "pcap_open_dead": (c_void_p, [c_int, c_int]),
-        "pcap_compile": (c_int, [c_void_p, ctypes.POINTER(_BpfProgram), c_char_p, c_int, c_uint]),
-        "pcap_setfilter": (c_int, [c_void_p, ctypes.POINTER(_BpfProgram)]),
-        "pcap_freecode": (None, [ctypes.POINTER(_BpfProgram)]),
+        "pcap_compile": (c_int, [c_void_p, ctypes.POINTER(BpfStruct), c_char_p, c_int, c_uint]),
+        "pcap_setfilter": (c_int, [c_void_p, ctypes.POINTER(BpfStruct)]),
+        "pcap_freecode": (None, [ctypes.POINTER(BpfStruct)]),
         "pcap_offline_filter": (
             c_int,
-            [ctypes.POINTER(_BpfProgram), ctypes.POINTER(_PktHdr), c_char_p],
+            [ctypes.POINTER(BpfStruct), ctypes.POINTER(PktHdr), c_char_p],
         ),
         "pcap_datalink": (c_int, [c_void_p]),
         "pcap_setnonblock": (c_int, [c_void_p, c_int, c_char_p]),
         "pcap_get_selectable_fd": (c_int, [c_void_p]),
         "pcap_fileno": (c_int, [c_void_p]),
         "pcap_dispatch": (c_int, [c_void_p, c_int, c_void_p, c_void_p]),
-        "pcap_stats": (c_int, [c_void_p, ctypes.POINTER(_Stat)]),
+        "pcap_stats": (c_int, [c_void_p, ctypes.POINTER(PcapStat)]),
         "pcap_close": (None, [c_void_p]),
         "pcap_dump_fopen": (c_void_p, [c_void_p, c_void_p]),
         "pcap_dump_flush": (c_int, [c_void_p]),
@@ -156,7 +151,7 @@ def lib() -> ctypes.CDLL:
 
 
 @cache
-def _libc() -> ctypes.CDLL | None:
+def libc_lib() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.open_memstream.restype = c_void_p
@@ -242,12 +237,12 @@ class BpfProgram:
         pcap = lib()
         self.expression = expression
         self.linktype = linktype
-        self._prog = _BpfProgram()
+        self._prog = BpfStruct()
         dead = pcap.pcap_open_dead(linktype, snaplen)
         if not dead:
             raise CaptureError("libpcap could not create a handle to compile filters")
         try:
-            with _compile_lock:
+            with compile_lock:
                 rc = pcap.pcap_compile(
                     dead,
                     ctypes.byref(self._prog),
@@ -269,180 +264,10 @@ class BpfProgram:
 
     def matches(self, data: bytes, wirelen: int) -> bool:
         """Whether one frame passes the filter (for offline replays)."""
-        hdr = _PktHdr(0, 0, len(data), wirelen)
+        hdr = PktHdr(0, 0, len(data), wirelen)
         return bool(lib().pcap_offline_filter(ctypes.byref(self._prog), ctypes.byref(hdr), data))
 
     def __del__(self) -> None:
         if getattr(self, "_compiled", False):
             lib().pcap_freecode(ctypes.byref(self._prog))
             self._compiled = False
-
-
-@dataclass
-class OpenError:
-    """Why pcap_activate failed."""
-
-    status: int
-    message: str
-
-
-@dataclass
-class LiveHandle:
-    """An activated libpcap handle writing pcap records into memory."""
-
-    interface: str
-    bpf: str
-    linktype: int = 1
-    _handle: int | None = None
-    _file: int | None = None
-    _dumper: int | None = None
-    _buf: ctypes.c_void_p = field(default_factory=ctypes.c_void_p)
-    _size: ctypes.c_size_t = field(default_factory=ctypes.c_size_t)
-    _header_left: int = 24
-    _closed: bool = False
-
-    @classmethod
-    def open(
-        cls,
-        interface: str,
-        bpf: str = "",
-        *,
-        snaplen: int = 262_144,
-        buffer_mb: int = 32,
-        timeout_ms: int = 100,
-        promisc: bool = False,
-    ) -> LiveHandle | OpenError:
-        """Activate a capture; return an OpenError (not raise) so callers choose the words."""
-        pcap = lib()
-        libc = _libc()
-        if libc is None:
-            raise CaptureError("this C library has no open_memstream; live capture unsupported")
-        err = ctypes.create_string_buffer(ERRBUF_SIZE)
-        handle = pcap.pcap_create(interface.encode(), err)
-        if not handle:
-            return OpenError(PCAP_ERROR_NO_SUCH_DEVICE, err.value.decode(errors="replace"))
-        self = cls(interface, bpf, _handle=handle)
-        try:
-            pcap.pcap_set_snaplen(handle, snaplen)
-            pcap.pcap_set_promisc(handle, int(promisc))
-            # No immediate mode: it switches Linux to TPACKET_V2, whose fixed snaplen-sized
-            # slots hold only a few hundred packets; V3 blocks are flushed after timeout_ms.
-            pcap.pcap_set_timeout(handle, timeout_ms)
-            pcap.pcap_set_buffer_size(handle, buffer_mb << 20)
-            pcap.pcap_set_tstamp_precision(handle, PCAP_TSTAMP_PRECISION_NANO)
-            status = pcap.pcap_activate(handle)
-            if status < 0:
-                message = (pcap.pcap_geterr(handle) or b"").decode(errors="replace")
-                if not message:
-                    message = (pcap.pcap_statustostr(status) or b"").decode()
-                self.close()
-                return OpenError(status, message)
-            self.linktype = pcap.pcap_datalink(handle)
-            self._set_filter(bpf)
-            if pcap.pcap_setnonblock(handle, 1, err) != 0:
-                raise CaptureError(f"{interface}: cannot set non-blocking mode: {err.value!r}")
-            self._file = libc.open_memstream(ctypes.byref(self._buf), ctypes.byref(self._size))
-            self._dumper = pcap.pcap_dump_fopen(handle, self._file)
-            if not self._dumper:
-                raise CaptureError(f"{interface}: {pcap.pcap_geterr(handle)!r}")
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def set_filter(self, bpf: str) -> None:
-        """Change the filter of the open handle (from the thread that reads it: a libpcap
-        handle is not thread-safe), losing nothing.
-
-        pcap_setfilter first attaches a reject-everything filter and drains the socket, so
-        packets arriving meanwhile are lost and counted nowhere (18 of 20,000 over a few
-        hundred changes). On Linux the kernel swaps a socket filter atomically: netlab
-        compiles the program with libpcap and attaches it itself. Packets already in the
-        ring under the old filter are still delivered. Cooked (SLL) handles, whose programs
-        libpcap rewrites for the kernel, and other systems go through pcap_setfilter."""
-        atomic = sys.platform.startswith("linux") and self.linktype not in COOKED_LINKTYPES
-        self._set_filter(bpf, atomic=atomic)
-        self.bpf = bpf
-
-    def _set_filter(self, bpf: str, *, atomic: bool = False) -> None:
-        """Compile `bpf` for this handle and install it: with pcap_setfilter, or (`atomic`)
-        straight into the kernel with SO_ATTACH_FILTER, which swaps filters without a gap."""
-        pcap = lib()
-        prog = _BpfProgram()
-        with _compile_lock:
-            rc = pcap.pcap_compile(
-                self._handle, ctypes.byref(prog), filter_bytes(bpf), 1, PCAP_NETMASK_UNKNOWN
-            )
-        if rc != 0:
-            raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
-        try:
-            if atomic:
-                fprog = _SockFprog(prog.bf_len, prog.bf_insns)
-                libc = ctypes.CDLL(None, use_errno=True)
-                fd = int(pcap.pcap_fileno(self._handle))
-                size = ctypes.sizeof(fprog)
-                if libc.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, ctypes.byref(fprog), size):
-                    reason = os.strerror(ctypes.get_errno())
-                    raise FilterError(bpf, f"the kernel refused the filter: {reason}")
-            elif pcap.pcap_setfilter(self._handle, ctypes.byref(prog)) != 0:
-                raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
-        finally:
-            pcap.pcap_freecode(ctypes.byref(prog))
-
-    @property
-    def loopback(self) -> bool:
-        """Whether the kernel shows this interface's packets twice (out and in)."""
-        return self.interface == "lo" or self.interface.startswith("lo0")
-
-    @property
-    def fileno(self) -> int:
-        """A descriptor to select() on for readability."""
-        return int(lib().pcap_get_selectable_fd(self._handle))
-
-    def read(self, max_rounds: int = 64) -> tuple[bytes, int]:
-        """Drain what the ring holds (bounded): pcap record bytes and the packet count."""
-        pcap = lib()
-        libc = _libc()
-        assert libc is not None and self._handle is not None
-        dump = ctypes.cast(pcap.pcap_dump, c_void_p)
-        count = 0
-        for _ in range(max_rounds):
-            n = pcap.pcap_dispatch(self._handle, -1, dump, self._dumper)
-            if n < 0:
-                raise CaptureError(f"{self.interface}: {pcap.pcap_geterr(self._handle)!r}")
-            if n == 0:
-                break
-            count += n
-        pcap.pcap_dump_flush(self._dumper)
-        size = self._size.value
-        data = ctypes.string_at(self._buf, size) if size else b""
-        libc.fseek(self._file, 0, 0)  # the next records overwrite these from the start
-        if self._header_left:
-            data = data[self._header_left :]  # the pcap file header written at open
-            self._header_left = 0
-        return data, count
-
-    def stats(self) -> tuple[int, int]:
-        """(packets the kernel saw pass the filter, packets it dropped)."""
-        st = _Stat()
-        if self._handle is None or lib().pcap_stats(self._handle, ctypes.byref(st)) != 0:
-            return 0, 0
-        return int(st.ps_recv), int(st.ps_drop) + int(st.ps_ifdrop)
-
-    def close(self) -> None:
-        """Release the handle, the dumper and the memory stream; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        pcap = lib()
-        if self._dumper:
-            pcap.pcap_dump_close(self._dumper)  # also fcloses the memory stream
-            self._dumper = None
-            self._file = None
-        if self._buf:
-            libc = _libc()
-            if libc is not None:
-                libc.free(self._buf)
-        if self._handle:
-            pcap.pcap_close(self._handle)
-            self._handle = None

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import select
 import sys
+import threading
 import time
 
 from ..core.pcapfile import PcapHeader, walk_pcap
 from ..errors import CaptureError, CapturePermissionError, InterfaceError
 from . import libpcap
-from .base import Chunk, SourceCounters
+from .base import Chunk, SourceBase, SourceCounters
+from .livehandle import LiveHandle, OpenError
 
 
 def permission_fix() -> str:
@@ -46,7 +48,7 @@ def permission_fix() -> str:
 BLOCK_TIMEOUT = 0.01  # seconds before the kernel hands over a ring block that is not full
 
 
-class LiveSource:
+class LiveSource(SourceBase):
     """Packets from a network interface, read from libpcap's memory-mapped ring."""
 
     def __init__(
@@ -58,7 +60,7 @@ class LiveSource:
         buffer_mb: int = 32,
         timeout: float = 0.1,
     ) -> None:
-        self.interface = interface
+        self._interface = interface
         self.bpf = bpf
         self.description = f"live {interface}"
         self._snaplen = snaplen
@@ -68,23 +70,25 @@ class LiveSource:
         # both in turn (capture to client p99 ~150 ms at 10,000 packets/s): a short block
         # timeout costs only more, smaller blocks per drain.
         self._timeout_ms = max(1, int(min(timeout, BLOCK_TIMEOUT) * 1000))
-        self._handle: libpcap.LiveHandle | None = None
+        self._handle: LiveHandle | None = None
         self._header: PcapHeader | None = None
         # Drain the ring at most this often: each batch has a fixed cost in pandas, so
         # fewer, larger batches keep up with more packets (the kernel ring holds them meanwhile).
         self._min_interval = timeout
         self._last_read = 0.0
+        # held while reading the handle: a filter change from another thread waits for it
+        self._reading = threading.Lock()
 
     def open(self) -> None:
         """Activate the capture, or raise the error that says what to do."""
-        result = libpcap.LiveHandle.open(
+        result = LiveHandle.open(
             self.interface,
             self.bpf,
             snaplen=self._snaplen,
             buffer_mb=self._buffer_mb,
             timeout_ms=self._timeout_ms,
         )
-        if isinstance(result, libpcap.OpenError):
+        if isinstance(result, OpenError):
             if result.status in (
                 libpcap.PCAP_ERROR_PERM_DENIED,
                 libpcap.PCAP_ERROR_PROMISC_PERM_DENIED,
@@ -107,6 +111,11 @@ class LiveSource:
         )
 
     @property
+    def interface(self) -> str:
+        """The interface captured on."""
+        return self._interface
+
+    @property
     def linktype(self) -> int:
         """The interface's link type (valid once open)."""
         return self._handle.linktype if self._handle else 1
@@ -117,14 +126,14 @@ class LiveSource:
 
         BpfProgram(expression, self.linktype)
 
-    def set_bpf(self, expression: str) -> None:
+    def set_filter(self, bpf: str) -> None:
         """Change the filter on the open handle, keeping its ring (no packet lost or seen
-        twice). Call it from the thread that reads; Capture.restart does."""
-        if self._handle is None:
-            self.bpf = expression
-            return
-        self._handle.set_filter(expression)
-        self.bpf = expression
+        twice): validated first, then applied between two reads of the ring."""
+        self.check_bpf(bpf)
+        with self._reading:
+            if self._handle is not None:
+                self._handle.set_filter(bpf)
+            self.bpf = bpf
 
     def read(self, timeout: float) -> Chunk | None:
         """Wait up to `timeout` for the ring to have packets, then drain it."""
@@ -138,7 +147,10 @@ class LiveSource:
                 return None
         select.select([handle.fileno], [], [], timeout)
         self._last_read = time.monotonic()
-        data, count = handle.read()
+        with self._reading:
+            if self._handle is None:
+                return None
+            data, count = self._handle.read()
         if not count:
             return None
         assert self._header is not None
@@ -167,6 +179,7 @@ class LiveSource:
 
     def close(self) -> None:
         """Close the libpcap handle; idempotent."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        with self._reading:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None

@@ -5,12 +5,13 @@ from __future__ import annotations
 import mmap
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..core.batch import empty_frame
 from ..core.decode import decode_records
 from ..core.pcapfile import (
     Format,
@@ -23,9 +24,8 @@ from ..core.pcapfile import (
     walk_pcap,
     walk_pcapng,
 )
-from ..core.schema import empty_frame
 from ..errors import CaptureFileError, NetlabWarning
-from .packetstore import ATTR, FilePackets
+from ..packets import ATTR, FilePackets
 
 CHUNK = 65_536
 
@@ -45,70 +45,82 @@ def iter_pcap(
         if size == 0:
             raise CaptureFileError(name, "the file is empty, not a capture")
         with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            yield from _iter_mapped(name, mm, limit, chunk)
+            buf = np.frombuffer(mm, dtype=np.uint8)
+            try:
+                for records, number in _walk_mapped(name, mm, limit, chunk):
+                    yield _decoded(name, buf, records, number)
+            finally:
+                del buf  # release the exported buffer so the mmap can close
     finally:
         fh.close()
 
 
-def _iter_mapped(name: str, mm: mmap.mmap, limit: int | None, chunk: int) -> Iterator[pd.DataFrame]:
+def file_offsets(path: str | os.PathLike[str]) -> npt.NDArray[np.int64]:
+    """The byte offset of every frame of a capture file, by walking its records (nothing is
+    decoded); problems are warned about as `read_pcap` does."""
+    name = os.fspath(path)
+    check_regular_file(name)
+    try:
+        fh = open(name, "rb")  # noqa: SIM115 - closed in the finally below
+    except OSError as exc:
+        raise CaptureFileError(name, exc.strerror or str(exc)) from None
+    try:
+        if os.fstat(fh.fileno()).st_size == 0:
+            raise CaptureFileError(name, "the file is empty, not a capture")
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            parts = [rec.offset for rec, _ in _walk_mapped(name, mm, None, 1 << 20)]
+    finally:
+        fh.close()
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _walk_mapped(
+    name: str, mm: mmap.mmap, limit: int | None, chunk: int
+) -> Iterator[tuple[Records, int]]:
+    """The records of a mapped capture, `chunk` at a time, with the number of the first."""
     fmt = detect_format(mm[:4])
     if fmt is None:
         raise CaptureFileError(
             name, f"not a pcap or pcapng file (starts with {mm[:4].hex() or 'nothing'})"
         )
-    buf = np.frombuffer(mm, dtype=np.uint8)
-    number = 1
-    left = limit
-    pos: int
-    try:
-        if fmt is Format.PCAP:
-            if len(mm) < 24:
-                raise CaptureFileError(name, "the pcap header is cut short")
-            header = parse_pcap_header(mm[:24])
-            pos = 24
-            while left is None or left > 0:
-                step = chunk if left is None else min(chunk, left)
-                walk = walk_pcap(mm, pos, header, step, number)
-                if len(walk.records):
-                    yield _decoded(name, buf, walk.records, number)
-                    number += len(walk.records)
-                    if left is not None:
-                        left -= len(walk.records)
-                pos = walk.end
-                _report(name, walk)
-                if walk.partial:
-                    tail, msg = truncated_tail(mm, pos, header)
-                    warnings.warn(f"{name}: {msg}", NetlabWarning, stacklevel=3)
-                    if len(tail) and (left is None or left > 0):
-                        yield _decoded(name, buf, tail, number)
-                    return
-                if walk.problems or len(walk.records) < step:
-                    return
-        else:
-            state = PcapngState()
-            pos = 0
-            while left is None or left > 0:
-                step = chunk if left is None else min(chunk, left)
-                walk = walk_pcapng(mm, pos, state, step)
-                if len(walk.records):
-                    yield _decoded(name, buf, walk.records, number)
-                    number += len(walk.records)
-                    if left is not None:
-                        left -= len(walk.records)
-                pos = walk.end
-                _report(name, walk)
-                if walk.partial:
-                    warnings.warn(
-                        f"{name}: the file appears to have been cut short in the middle of a "
-                        f"block at byte {pos}; the {len(mm) - pos} bytes after it were ignored",
-                        NetlabWarning,
-                        stacklevel=3,
-                    )
-                    return
-                if walk.problems or pos >= len(mm):
-                    return
-    finally:
-        del buf  # release the exported buffer so the mmap can close
+    walk_from: Callable[[int, int, int], WalkResult]  # (position, count, first number)
+    if fmt is Format.PCAP:
+        if len(mm) < 24:
+            raise CaptureFileError(name, "the pcap header is cut short")
+        header = parse_pcap_header(mm[:24])
+        pos = 24
+        walk_from = lambda at, count, first: walk_pcap(mm, at, header, count, first)  # noqa: E731
+    else:
+        pos = 0
+        state = PcapngState()
+        walk_from = lambda at, count, _first: walk_pcapng(mm, at, state, count)  # noqa: E731
+    number, left = 1, limit
+    while left is None or left > 0:
+        step = chunk if left is None else min(chunk, left)
+        walk = walk_from(pos, step, number)
+        if len(walk.records):
+            yield walk.records, number
+            number += len(walk.records)
+            if left is not None:
+                left -= len(walk.records)
+        pos = walk.end
+        _report(name, walk)
+        if walk.partial:
+            if fmt is Format.PCAP:  # a cut-short record still has its first bytes: kept
+                tail, msg = truncated_tail(mm, pos, header)
+                warnings.warn(f"{name}: {msg}", NetlabWarning, stacklevel=3)
+                if len(tail) and (left is None or left > 0):
+                    yield tail, number
+            else:
+                warnings.warn(
+                    f"{name}: the file appears to have been cut short in the middle of a "
+                    f"block at byte {pos}; the {len(mm) - pos} bytes after it were ignored",
+                    NetlabWarning,
+                    stacklevel=3,
+                )
+            return
+        if walk.problems or pos >= len(mm) or (fmt is Format.PCAP and len(walk.records) < step):
+            return
 
 
 def _decoded(name: str, buf: npt.NDArray[np.uint8], records: Records, number: int) -> pd.DataFrame:

@@ -10,15 +10,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
-from ..core.rows import from_rows
+from ..core.batch import Batch
+from ..core.wire import batch_from_json, parse_number_ranges
 from ..errors import CaptureError, FilterError, InterfaceError
-from .base import Chunk, SourceCounters
-from .packetstore import parse_number_ranges
+from ..lifecycle import Lifecycle
+from ..packets import PacketStore, RemotePackets
+from .base import Chunk, SourceBase, SourceCounters
 
 
-class RemoteSource:
+class RemoteSource(SourceBase):
     """Rows streamed by `netlab serve`, reconnecting with backoff when the server restarts."""
 
     def __init__(self, url: str, bpf: str = "", *, token: str = "") -> None:
@@ -31,9 +32,10 @@ class RemoteSource:
         self.connected = threading.Event()
         self.reconnects = 0
         self.dropped_messages = 0  # batches the server could not send us (we were slow)
-        self._queue: queue.Queue[pd.DataFrame] = queue.Queue(maxsize=256)
+        self._queue: queue.Queue[Batch] = queue.Queue(maxsize=256)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._life = Lifecycle("remote source")
         self._last_version = 0
         self.problems: list[str] = []  # why the connection failed or a message was skipped
 
@@ -52,7 +54,10 @@ class RemoteSource:
         return urlunsplit((scheme, parts.netloc, path, "", ""))
 
     def open(self) -> None:
-        """Start the connection thread and wait briefly for the first connection."""
+        """Start the connection thread and wait briefly for the first connection (once: a
+        second call returns at once, a call after close() raises ClosedError)."""
+        if not self._life.begin():
+            return
         self._thread = threading.Thread(target=self._run, name="netlab-remote", daemon=True)
         self._thread.start()
         if not self.connected.wait(5):
@@ -125,9 +130,9 @@ class RemoteSource:
             if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
                 raise ValueError("'rows' is not a list of objects")
             if rows:
-                frame = from_rows(rows)  # a row that cannot be typed is refused here
+                batch = batch_from_json(rows)  # a row that cannot be typed is refused here
                 try:
-                    self._queue.put_nowait(frame)
+                    self._queue.put_nowait(batch)
                 except queue.Full:
                     self.dropped_messages += 1
         elif kind == "settings":
@@ -139,10 +144,10 @@ class RemoteSource:
     def read(self, timeout: float) -> Chunk | None:
         """The next rows the server sent."""
         try:
-            frame = self._queue.get(timeout=timeout)
+            batch = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        return Chunk(frame=frame)
+        return Chunk(batch=batch)
 
     def fetch_pcap(self, first: int, last: int) -> tuple[bytes, npt.NDArray[np.int64]]:
         """The server's packets of frames `first`..`last` (those it still keeps), as pcapng
@@ -195,6 +200,19 @@ class RemoteSource:
         self.server_settings = response.json()
         self.bpf = self.server_settings.get("bpf_filter") or ""
 
+    def set_filter(self, bpf: str) -> None:
+        """Ask the server to change its filter (it validates; its refusal raises here)."""
+        self.set_remote(bpf=bpf)
+
+    def switch(self, interface: str, bpf: str) -> bool:
+        """Ask the server to switch interface (and filter): a remote source always can."""
+        self.set_remote(interface=interface, bpf=bpf)
+        return True
+
+    def packet_store(self, budget: int) -> PacketStore:
+        """The server keeps the bytes: they are fetched from its /pcap when asked for."""
+        return RemotePackets(self.description, self.fetch_pcap)
+
     @property
     def exhausted(self) -> bool:
         """A server stream never ends by itself."""
@@ -202,6 +220,7 @@ class RemoteSource:
 
     def close(self) -> None:
         """Stop the connection thread; idempotent."""
+        self._life.end()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

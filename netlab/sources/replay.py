@@ -22,7 +22,7 @@ from ..core.pcapfile import (
     walk_pcapng,
 )
 from ..errors import CaptureFileError
-from .base import Chunk, SourceCounters
+from .base import Chunk, SourceBase, SourceCounters
 from .libpcap import BpfProgram
 
 READ_AHEAD = 4096  # records taken from the file at a time
@@ -32,7 +32,7 @@ EMIT_GAP = 0.005
 LOOKAHEAD = 0.003
 
 
-class FileSource:
+class FileSource(SourceBase):
     """Frames of a pcap/pcapng file, replayed at `speed` times real time (None: at once)."""
 
     can_wait = True  # nothing is lost while the capture makes it wait (back-pressure)
@@ -90,19 +90,19 @@ class FileSource:
             self._format = fmt
             self._rewind()
             if self.bpf:
-                self.set_bpf(self.bpf)
+                self.set_filter(self.bpf)
         except BaseException:
             self.close()
             raise
 
-    def set_bpf(self, expression: str) -> None:
+    def set_filter(self, bpf: str) -> None:
         """Filter the replay with a BPF expression (validated first; the old one stays on error)."""
         programs: dict[int, BpfProgram] = {}
-        if expression:
+        if bpf:
             for linktype in self._linktypes():
-                programs[linktype] = BpfProgram(expression, linktype)
+                programs[linktype] = BpfProgram(bpf, linktype)
         self._programs = programs
-        self.bpf = expression
+        self.bpf = bpf
 
     def _linktypes(self) -> set[int]:
         if self._format is Format.PCAP:
@@ -155,7 +155,7 @@ class FileSource:
         return data, replace(rec, ts_ns=ts)
 
     def _filtered(self, data: bytes, rec: Records) -> Records:
-        programs = self._programs  # one read: set_bpf may swap it from another thread
+        programs = self._programs  # one read: set_filter may swap it from another thread
         if not programs or not len(rec):
             return rec
         fields = zip(

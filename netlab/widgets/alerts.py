@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 import pandas as pd
 
-from ..core.anomaly import Alert
+from ..core.alerts import Alert
 from .refresher import Refresher, SelfFed, Update, feed
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from .refresher import Refresher, SelfFed, Update, feed
 
 def _interface_names() -> list[str]:
     try:
-        from ..system import interfaces
+        from ..sources.interfaces import interfaces
 
         return [i.name for i in interfaces() if i.up]
     except NetlabError:

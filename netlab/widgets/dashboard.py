@@ -29,8 +29,8 @@ from .table import PacketTable
 
 def default_source(settings: Settings | None = None) -> tuple[str, str]:
     """(source, sentence for the banner): NETLAB_SOURCE, else live if permitted, else the demo."""
-    from ..cli import DEMO_PCAP
-    from ..system import capture_permission, interfaces
+    from ..data import DEMO_PCAP
+    from ..sources.interfaces import capture_permission, interfaces
 
     settings = settings or Settings.load()
     if settings.source:
@@ -149,7 +149,8 @@ class Dashboard(w.VBox):  # type: ignore[misc]
             threading.Thread(target=self.close, name="netlab-dashboard-close", daemon=True).start()
 
     def close(self) -> None:
-        """Stop the refresher and (if it owns it) the capture; idempotent."""
+        """Stop the refresher, (if it owns it) the capture, and close the widget and its
+        children; idempotent."""
         closed = getattr(self, "_closed", None)
         if closed is None or closed.is_set():
             return
@@ -157,3 +158,13 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self.refresher.close()
         if self.own_capture:
             self.capture.close()
+        for child in self.children:
+            _close_tree(child)
+        super().close()
+
+
+def _close_tree(widget: w.Widget) -> None:
+    """Close a widget and every widget inside it (ipywidgets closes only the one asked)."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..core.anomaly import Alert
+from ..core.alerts import Alert
 from ..core.safe_html import safe_markdown
 from ..errors import NetlabError
 

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..capture import Capture, CaptureStats
-from ..core.anomaly import Alert
+from ..core.alerts import Alert
+from ..lifecycle import Lifecycle
 
 RATE_SECONDS = 300  # seconds of per-second rates kept for the sparkline
 
@@ -46,19 +47,21 @@ class Refresher:
     def __post_init__(self) -> None:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._life = Lifecycle("refresher")
         self._version = 0
         self._seconds: OrderedDict[int, list[int]] = OrderedDict()
         self.paused = False
 
     def start(self) -> Refresher:
-        """Start ticking (idempotent)."""
-        if self._thread is None:
+        """Start ticking (a second call returns at once; after close(), ClosedError)."""
+        if self._life.begin():
             self._thread = threading.Thread(target=self._run, name="netlab-refresher", daemon=True)
             self._thread.start()
         return self
 
     def close(self) -> None:
         """Stop ticking; idempotent."""
+        self._life.end()
         self._done.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

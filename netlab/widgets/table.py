@@ -38,7 +38,7 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         hz: float | None = None,
     ) -> None:
         self.max_rows, self.keep = max_rows, keep
-        from ..core.schema import empty_frame
+        from ..core.batch import empty_frame
 
         self.rows = empty_frame()
         # Redraws run in the refresher's thread, picks arrive in the kernel's: the flag says

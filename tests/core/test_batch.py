@@ -10,8 +10,8 @@ import pytest
 
 import netlab
 from netlab.core.batch import Batch, concat_batches
-from netlab.core.rows import rows_json
 from netlab.core.schema import COLUMNS
+from netlab.core.wire import rows_json
 
 CORPUS = Path(__file__).parent.parent / "data" / "corpus"
 SAMPLES = [

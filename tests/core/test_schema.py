@@ -1,9 +1,10 @@
 import netlab
 from netlab.core import schema
+from netlab.core.batch import empty_frame
 
 
 def test_every_column_has_a_dtype_and_a_doc():
-    df = schema.empty_frame()
+    df = empty_frame()
     assert list(df.columns) == list(schema.COLUMN_NAMES)
     for col in schema.COLUMNS:
         assert str(df[col.name].dtype) == col.pandas_dtype, col.name

@@ -1,0 +1,269 @@
+"""The Voilà dashboard in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import synth
+
+from conftest import ROOT
+from netlab.dashboard import voila as voila_app
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE, CULL = 4, 4  # seconds: a closed page's capture stops, then its kernel is culled
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip(
+        "Debian's chromium is not installed (scripts/test installs it as root)",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def burst_pcap(tmp_path_factory) -> Path:
+    """8 s at 40 packets/s, a 2 s burst at 1,500 packets/s, 10 s quiet again (looped)."""
+    rng = np.random.default_rng(1)
+    times = np.sort(np.concatenate([rng.uniform(0, 20, 800), rng.uniform(8, 10, 3000)]))
+    frames = [
+        synth.ether(
+            synth.ipv4(
+                f"10.0.0.{1 + k % 20}",
+                "10.0.1.1",
+                17,
+                synth.udp(
+                    5000 + k % 50, 53 if k % 3 else 9999, synth.dns_query(f"h{k % 30}.example", k)
+                ),
+            )
+        )
+        for k in range(len(times))
+    ]
+    path = tmp_path_factory.mktemp("dash") / "burst.pcap"
+    synth.write_pcap(path, frames, times=(1_767_225_600 + times).tolist())
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def voila(burst_pcap, tmp_path_factory):
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("log") / "voila.log", "wb")  # noqa: SIM115
+    env = {
+        "NETLAB_AI_MODE": "offline",
+        "NETLAB_DETECTORS": "rate",
+        "NETLAB_ANOMALY_MIN_SAMPLES": "3",
+        "NETLAB_ANOMALY_WINDOW": "10",
+    }
+    process = voila_app.start(str(burst_pcap), port=port, idle=IDLE, cull=CULL, env=env, log=log)
+    try:
+        url = voila_app.wait_ready("127.0.0.1", port, process)
+        yield url, process
+    finally:
+        voila_app.stop(process)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.netlab_console = []  # type: ignore[attr-defined]
+    page.netlab_elsewhere = []  # type: ignore[attr-defined]
+    page.on("console", lambda m: page.netlab_console.append(m.text))
+    local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+
+    def request(r) -> None:
+        if not r.url.startswith(local):
+            page.netlab_elsewhere.append(r.url)
+
+    page.on("request", request)
+    started = time.monotonic()
+    page.goto(url, wait_until="domcontentloaded", timeout=120_000)
+    page.wait_for_selector(".netlab-dashboard", state="visible", timeout=120_000)
+    page.wait_for_selector(".netlab-table tbody tr", timeout=60_000)
+    print(f"first render in {time.monotonic() - started:.1f} s")  # a figure, not a test
+    return page
+
+
+def _close(page) -> None:
+    page.goto("about:blank")  # fires unload, as a person leaving would
+    page.close()
+
+
+def _kernels(voila_pid: int) -> list[int]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == voila_pid and b"ipykernel" in cmd:
+            out.append(int(pid))
+    return out
+
+
+def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
+    url, _ = voila
+    page = _open(browser, url)
+    try:
+        from playwright.sync_api import expect
+
+        for cls in (
+            "netlab-dashboard",
+            "netlab-table",
+            "netlab-sparkline",
+            "netlab-alerts",
+            "netlab-controls",
+            "netlab-explain",
+        ):
+            expect(page.locator(f".{cls}").first).to_be_visible()
+        assert page.netlab_elsewhere == [], "the page fetched from off this machine"
+        table0 = page.locator(".netlab-table-html").inner_text()
+        line = page.locator(".netlab-sparkline path.line")
+        line.wait_for(state="attached", timeout=20_000)
+        path0 = line.get_attribute("d")
+        # rows change and the sparkline moves (polled: later on a loaded machine)
+        expect(page.locator(".netlab-table-html")).not_to_have_text(table0, timeout=60_000)
+        page.wait_for_function(
+            "([sel, d]) => document.querySelector(sel)?.getAttribute('d') !== d",
+            arg=[".netlab-sparkline path.line", path0],
+            timeout=60_000,
+        )
+        ticks = page.locator(".netlab-sparkline .axis .tick text").all_text_contents()
+        assert ticks and all(t.strip() for t in ticks), ticks  # labelled axes
+        assert not [m for m in page.netlab_console if "invalid format" in m]
+
+        # the burst (8 s into the replay) becomes a visible alert
+        alert = page.locator(".netlab-alerts .netlab-alert").first
+        alert.wait_for(state="visible", timeout=40_000)
+        assert "spike" in alert.inner_text()
+
+        # an invalid filter: the error in place, rows keep arriving
+        page.locator(".netlab-bpf input").fill("udp and and")
+        page.locator("button.netlab-apply").click()
+        expect(page.locator(".netlab-filter-error")).to_contain_text("syntax error")
+        before = page.locator(".netlab-table-html").inner_text()
+        expect(page.locator(".netlab-table-html")).not_to_have_text(before, timeout=60_000)
+
+        # explain the selected packet, offline: the answer names the highlighted frame
+        picker = page.locator(".netlab-table-picker select")
+        picker.select_option(index=2)
+        page.wait_for_timeout(1500)  # rows keep scrolling in meanwhile
+        highlighted = picker.evaluate("s => s.options[s.selectedIndex].text")
+        number = highlighted.split()[0].lstrip("#")
+        page.locator("button.netlab-explain-packet").click()
+        output = page.locator(".netlab-explain-output")
+        expect(output).to_contain_text("UDP", timeout=60_000)
+        expect(output).to_contain_text(f"Frame {number}:")
+
+        # still alive after several idle periods: the heartbeat keeps it running
+        page.wait_for_timeout((IDLE + 2) * 1000)
+        before = page.locator(".netlab-table-html").inner_text()
+        expect(page.locator(".netlab-table-html")).not_to_have_text(before, timeout=60_000)
+        target = ROOT / "docs" / "dashboard.png"
+        if not os.environ.get("NETLAB_UPDATE_SCREENSHOT"):
+            target = tmp_path / "dashboard.png"
+        page.locator(".netlab-dashboard").screenshot(path=str(target))
+    finally:
+        _close(page)
+
+
+def test_closed_pages_leave_no_kernel_behind(voila, browser):
+    url, process = voila
+    for _ in range(10):
+        _close(_open(browser, url))
+    deadline = time.monotonic() + IDLE + CULL + 30
+    while _kernels(process.pid) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _kernels(process.pid) == [], "kernels of closed pages are still running"
+
+
+def test_packet_text_cannot_inject_markup_into_the_page(browser, tmp_path):
+    # A crafted Host and DNS name (a backtick closes the code span) made a live <img> the
+    # browser fetched at once and a javascript: link. The explanation must show them as text.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Pixel(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    pixel = ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    pixel.daemon_threads = False
+    threading.Thread(target=pixel.serve_forever, name="test-pixel").start()
+    bait = f"![p](http://127.0.0.1:{pixel.server_address[1]}/pwn.png)"
+    host = f"a`{bait}`[x](javascript:alert(1))`.example"
+    frames = []
+    for k in range(200):
+        if k % 2:
+            payload = synth.udp(5000 + k, 53, synth.dns_query(f"q`{bait}`.example", k))
+            frames.append(synth.ether(synth.ipv4("10.0.0.5", "10.0.0.53", 17, payload)))
+        else:
+            payload = synth.tcp(40000 + k, 80, 0x18, synth.http_get(host))
+            frames.append(synth.ether(synth.ipv4("10.0.0.5", "10.0.0.80", 6, payload)))
+    path = tmp_path / "inject.pcap"
+    synth.write_pcap(path, frames, step=0.05)
+    port = _free_port()
+    env = {"NETLAB_AI_MODE": "offline", "NETLAB_DETECTORS": ""}
+    process = voila_app.start(str(path), port=port, idle=60, cull=60, env=env)
+    try:
+        url = voila_app.wait_ready("127.0.0.1", port, process)
+        page = _open(browser, url)
+        try:
+            from playwright.sync_api import expect
+
+            output = page.locator(".netlab-explain-output")
+            for index in (0, 1):  # one HTTP and one DNS row
+                page.locator(".netlab-table-picker select").select_option(index=index)
+                page.locator("button.netlab-explain-packet").click()
+                picked = page.locator(".netlab-table-picker select").evaluate(
+                    "s => s.options[s.selectedIndex].text.split(/\\s+/)[0].slice(1)"
+                )
+                expect(output).to_contain_text(f"Frame {picked}:", timeout=60_000)
+                expect(output).to_contain_text("offline")  # the answer has rendered
+                assert output.locator("img, a, script").count() == 0
+            page.wait_for_timeout(1000)
+            assert hits == [], f"the page fetched {hits}"
+        finally:
+            _close(page)
+    finally:
+        voila_app.stop(process)
+        pixel.shutdown()
+        pixel.server_close()
