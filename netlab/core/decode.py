@@ -21,7 +21,7 @@ from .batch import Batch
 from .bytesview import I64, BytesView
 from .linklayer import ET_ARP, ET_IPV4, ET_IPV6, NO_L3, link_layer
 from .pcapfile import Records
-from .schema import STORED_COLUMNS
+from .schema import STORED_COLUMNS, code_table
 
 _IPV6_EXT = (0, 43, 60, 44, 51)
 _TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
@@ -240,12 +240,8 @@ def _addresses(d: Decoded) -> tuple[Text, Text]:
 
 def _distinct(codes: I64, cats: list[str]) -> Text:
     """Codes into `cats` with duplicate texts merged."""
-    index: dict[str, int] = {}
-    remap = np.empty(len(cats) + 1, dtype=np.int64)
-    remap[-1] = -1  # code -1 (missing) stays missing
-    for k, text in enumerate(cats):
-        remap[k] = index.setdefault(text, len(index))
-    return remap[codes], list(index)
+    pool: list[str] = []
+    return code_table(cats, {}, pool)[codes], pool
 
 
 def _proto(d: Decoded, et: I64) -> Text:

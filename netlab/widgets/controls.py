@@ -8,7 +8,6 @@ import ipywidgets as w
 
 from ..capture import Capture
 from ..errors import NetlabError
-from ..sources.live import LiveSource
 from .refresher import Refresher, SelfFed, Update, feed
 
 
@@ -30,7 +29,7 @@ class CaptureControls(SelfFed, w.VBox):  # type: ignore[misc]
     def __init__(self, capture: Capture, *, live: bool = True, hz: float | None = None) -> None:
         self.capture = capture
         source = capture.source
-        current = source.interface if isinstance(source, LiveSource) else source.description
+        current = source.interface  # the interface, or the description of a file or server
         names = _interface_names()
         options = [current, *[n for n in names if n != current]]
         self.interface = w.Dropdown(
@@ -59,7 +58,7 @@ class CaptureControls(SelfFed, w.VBox):  # type: ignore[misc]
     def apply_changes(self) -> None:
         """Validate and switch; on error show it and leave the capture as it was."""
         source = self.capture.source
-        current = source.interface if isinstance(source, LiveSource) else source.description
+        current = source.interface  # the interface, or the description of a file or server
         interface = self.interface.value if self.interface.value != current else None
         try:
             self.capture.restart(interface=interface, bpf=self.bpf.value.strip())
