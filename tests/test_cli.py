@@ -89,6 +89,7 @@ def test_config_hides_secrets():
     assert "NETLAB_MAX_ROWS=" in out.stdout
 
 
+@pytest.mark.slow
 def test_capture_reads_and_writes_every_format(tmp_path):
     import pandas as pd
 

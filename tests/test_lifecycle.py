@@ -110,3 +110,21 @@ def test_closing_a_dashboard_closes_its_widgets_too():
     dash.close()
     assert dash.comm is None and all(w.comm is None for w in inner)
     assert not dash.capture.running
+
+
+def test_a_server_that_cannot_start_says_so_and_leaves_no_thread():
+    import socket
+
+    from netlab.server import ServerThread
+
+    cap = netlab.Capture(DEMO_PCAP, speed=None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = ServerThread(cap, port=taken.getsockname()[1], start_capture=False)
+        with pytest.raises(netlab.ServerError, match="did not start"):
+            server.start()
+    assert "netlab-server" not in _netlab_threads()
+    with pytest.raises(netlab.ClosedError):
+        server.start()
+    cap.close()

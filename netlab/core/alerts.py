@@ -31,9 +31,10 @@ class Alert:
     detector: str
     metric: str
     value: float
-    mean: float
-    std: float
-    z: float
+    # the statistics a rate detector compares with (NaN for detectors that count)
+    mean: float = field(default=math.nan, kw_only=True)
+    std: float = field(default=math.nan, kw_only=True)
+    z: float = field(default=math.nan, kw_only=True)
     severity: Severity
     message: str
     window_start: pd.Timestamp
@@ -115,9 +116,6 @@ def make_alert(
         detector=detector,
         metric=metric,
         value=value,
-        mean=float("nan"),
-        std=float("nan"),
-        z=float("nan"),
         severity=severity,
         message=message,
         window_start=start,

@@ -134,8 +134,15 @@ class ServerThread:
             ws_per_message_deflate=settings.server_ws_compression,
         )
         self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, name="netlab-server", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="netlab-server", daemon=True)
         self._life = Lifecycle("server")
+        self._failure = ""
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit as exc:  # uvicorn exits when it cannot listen (it logged why)
+            self._failure = f"uvicorn exited with status {exc.code} (is the port in use?)"
 
     @property
     def url(self) -> str:
@@ -156,7 +163,8 @@ class ServerThread:
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.close()  # nothing left running
-                raise ServerError(f"the netlab server did not start on {self.url}")
+                why = f": {self._failure}" if self._failure else ""
+                raise ServerError(f"the netlab server did not start on {self.url}{why}")
             time.sleep(0.02)
         return self
 

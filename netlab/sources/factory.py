@@ -5,9 +5,27 @@ from __future__ import annotations
 import os
 
 from ..config import Settings
+from ..errors import NetlabError
 from .base import Source
 from .live import LiveSource
 from .replay import FileSource
+
+# What a capture asks of a source (the Source protocol, attributes and methods alike).
+SOURCE_MEMBERS = (
+    "description",
+    "bpf",
+    "can_wait",
+    "interface",
+    "problems",
+    "exhausted",
+    "open",
+    "read",
+    "counters",
+    "set_filter",
+    "switch",
+    "packet_store",
+    "close",
+)
 
 
 def make_source(
@@ -23,6 +41,12 @@ def make_source(
 
     The one factory: the capture, the server and the dashboard all name sources this way."""
     if not isinstance(source, str | os.PathLike):
+        missing = [name for name in SOURCE_MEMBERS if not hasattr(source, name)]
+        if missing:
+            raise NetlabError(
+                f"{type(source).__name__} is not a netlab Source: it has no "
+                f"{', '.join(missing)} (subclass netlab.SourceBase for the defaults)"
+            )
         return source
     text = os.fspath(source)
     if text.startswith(("ws://", "wss://")):

@@ -112,6 +112,7 @@ def test_demo_capture_raises_exactly_the_expected_alerts():
     assert "192.168.1.99" in alerts[1].message and "192.168.1.20" in alerts[1].message
 
 
+@pytest.mark.slow
 def test_the_same_data_gives_the_same_alerts_by_every_path():
     # one second of the demo holds 1,088 packets; the scan reaches 100 ports in about 1 s
     df = netlab.read_pcap(DEMO_PCAP)

@@ -15,7 +15,7 @@ import synth
 from conftest import ROOT
 from netlab.dashboard import voila as voila_app
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--headless",

@@ -149,6 +149,7 @@ def test_message_kinds_and_batching(replay_file, interval):
     assert packet_messages >= 2  # not held back until the end (fewer only on a loaded machine)
 
 
+@pytest.mark.slow
 def test_slow_client_is_dropped_without_affecting_others(tmp_path):
     path = tmp_path / "fast.pcap"
     frames = [
@@ -277,6 +278,7 @@ def test_a_remote_capture_writes_its_rows_packets_fetched_from_the_server(replay
         assert [bytes(p) for p in written] == [originals[n - 1] for n in picked["number"]]
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(replay_file, tmp_path):
     """Generated requests against /openapi.json: no 5xx, whatever the input."""
     import shutil
@@ -316,6 +318,7 @@ def test_packets_rows_leave_missing_fields_out(replay_file):
     assert all("vlan" not in row and row["proto"] == "UDP" for row in rows)  # no VLAN here
 
 
+@pytest.mark.slow
 def test_a_remote_capture_says_what_is_wrong_with_the_token(replay_file):
     settings = _settings(server_token="s3cret")
     looping = netlab.Capture(replay_file, speed=1.0, loop=True, settings=settings)
@@ -549,6 +552,7 @@ def _server_holds(server_port: int, client_port: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_a_stalled_client_is_dropped_and_its_connection_cut(tmp_path):
     # A client whose TCP window is closed cannot take even the close frame: its socket stayed
     # open in the server until the client went (and held up the server's shutdown).

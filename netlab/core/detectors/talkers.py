@@ -43,9 +43,6 @@ class NewTalkerDetector:
                         detector=self.name,
                         metric="new_address",
                         value=1.0,
-                        mean=float("nan"),
-                        std=float("nan"),
-                        z=float("nan"),
                         severity="info",
                         message=f"New talker {key}: not seen in the last "
                         f"{self.memory_ns // NS // 60} minutes",
