@@ -22,6 +22,7 @@ from .bytesview import I64, BytesView
 from .linklayer import ET_ARP, ET_IPV4, ET_IPV6, NO_L3, link_layer
 from .pcapfile import Records
 from .schema import STORED_COLUMNS, code_table
+from .tcp import TcpFields, read_tcp
 
 _IPV6_EXT = (0, 43, 60, 44, 51)
 _TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
@@ -45,6 +46,7 @@ class Decoded:
         self.dst6 = np.zeros((0, 16), dtype=np.uint8)
         self.rows6 = np.zeros(0, dtype=np.int64)
         self.dst6_ok = np.zeros(0, dtype=bool)
+        self.tcp = TcpFields(n)
 
 
 def _be(block: npt.NDArray[np.uint8], at: int, width: int) -> I64:
@@ -112,6 +114,9 @@ def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> 
     tcp = live & (tp == _TCP) & (l4 + 14 <= ip_end)
     word = _be(h, 12, 2)
     d.flags[rows] = np.where(tcp, word & 0x0FFF, -1)
+    at = np.flatnonzero(tcp)
+    if len(at):
+        read_tcp(view, rows[at], l4[at], ip_end[at], d.flags[rows[at]], d.tcp)
     udp = ports & (tp == _UDP)
     d.payload[rows] = np.where(tcp, l4 + (word >> 12) * 4, np.where(udp, l4 + 8, -1))
     icmp = live & np.isin(tp, (_ICMP, _ICMP6)) & (l4 + 2 <= ip_end)
@@ -281,6 +286,11 @@ def _assemble(
         "sport": d.sport,
         "dport": d.dport,
         "tcp_flags": d.flags,
+        "tcp_seq": d.tcp.seq,
+        "tcp_ack": d.tcp.ack,
+        "tcp_window": d.tcp.window,
+        "tcp_mss": d.tcp.mss,
+        "tcp_wscale": d.tcp.wscale,
         "ttl": d.ttl,
         "vlan": vlan,
         "icmp_type": d.icmp_type,
