@@ -8,6 +8,7 @@ from .capture import Capture, CaptureStats, Recording
 from .capture.subscription import Subscription
 from .config import Settings
 from .core.alerts import Alert, detect, make_alert
+from .core.community_id import community_id
 from .core.detectors import (
     FunctionDetector,
     NewTalkerDetector,
@@ -80,6 +81,7 @@ __all__ = [
     "SynFloodDetector",
     "__version__",
     "capture_permission",
+    "community_id",
     "conversations",
     "demo_pcap",
     "detect",
