@@ -1,0 +1,92 @@
+"""Flow assignment: which flow each packet belongs to, for a whole frame at once.
+
+As tshark's `tcp.stream` and `udp.stream`: a bidirectional 5-tuple of the outermost headers,
+and a new TCP flow when a SYN (without ACK) reuses the ports with another initial sequence
+number than the one its side started with (a retransmitted SYN stays in its flow). Packets
+with addresses but no ports are grouped by address pair and protocol. One number space for
+every protocol, numbered from 0 in order of each flow's first packet; -1 without addresses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+I64 = npt.NDArray[np.int64]
+SYN, ACK = 0x002, 0x010
+
+
+def _endpoint_codes(df: pd.DataFrame) -> tuple[I64, I64]:
+    """One code space for the source and destination addresses (-1: none)."""
+    both = pd.api.types.union_categoricals(
+        [df["src"].astype("category"), df["dst"].astype("category")], ignore_order=True
+    )
+    codes = np.asarray(both.codes, dtype=np.int64)
+    return codes[: len(df)], codes[len(df) :]
+
+
+def assign_flows(df: pd.DataFrame) -> I64:
+    """The flow number of every row of a netlab frame (rows in capture order)."""
+    n = len(df)
+    out = np.full(n, -1, dtype=np.int64)
+    if not n:
+        return out
+    src, dst = _endpoint_codes(df)
+    sport = df["sport"].to_numpy(dtype=np.int64, na_value=-1)
+    dport = df["dport"].to_numpy(dtype=np.int64, na_value=-1)
+    proto = pd.factorize(df["proto"].astype(object).fillna(""))[0].astype(np.int64)
+    has = (src >= 0) & (dst >= 0)
+    # the endpoint (address, port) of each side, and which side is "lower": a direction-free key
+    a = src * 65536 + np.maximum(sport, 0)
+    b = dst * 65536 + np.maximum(dport, 0)
+    forward = a <= b
+    lo, hi = np.where(forward, a, b), np.where(forward, b, a)
+    key = _combine(_combine(proto, lo), hi)
+    segment = _tcp_reuse(df, key, forward)
+    group = _combine(key, segment)
+    rows = np.flatnonzero(has)
+    # number flows in order of their first packet
+    firsts, inverse = np.unique(group[rows], return_inverse=True)
+    first_row = np.full(len(firsts), n, dtype=np.int64)
+    np.minimum.at(first_row, inverse, rows)
+    rank = np.empty(len(firsts), dtype=np.int64)
+    rank[np.argsort(first_row, kind="stable")] = np.arange(len(firsts))
+    out[rows] = rank[inverse]
+    return out
+
+
+def _combine(a: I64, b: I64) -> I64:
+    """Dense codes of the pairs (a, b): hashing integers, not tuples."""
+    da = pd.factorize(a)[0].astype(np.int64)
+    db, uniques = pd.factorize(b)
+    return pd.factorize(da * max(len(uniques), 1) + db.astype(np.int64))[0].astype(np.int64)
+
+
+def _tcp_reuse(df: pd.DataFrame, key: I64, forward: npt.NDArray[np.bool_]) -> I64:
+    """For each row, how many times its 5-tuple was reused by a new SYN before it."""
+    flags = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)
+    seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)
+    syn = (flags >= 0) & ((flags & (SYN | ACK)) == SYN)
+    side = key * 2 + forward.astype(np.int64)  # one 5-tuple, one direction
+    order = np.lexsort((np.arange(len(df)), side))  # by side, then in capture order
+    s_side, s_syn, s_seq = side[order], syn[order], seq[order]
+    starts = np.r_[True, s_side[1:] != s_side[:-1]]
+    # the first sequence number this side used: the base a new SYN is compared with
+    base_idx = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+    # a SYN restarts its side: the base is the last SYN before it (or the side's first packet)
+    last_syn = np.where(s_syn, np.arange(len(order)), -1)
+    prev_syn = np.maximum.accumulate(np.where(starts, -1, np.r_[-1, last_syn[:-1]]))
+    prev_syn = np.where(prev_syn >= base_idx, prev_syn, -1)
+    base = np.where(prev_syn >= 0, s_seq[np.maximum(prev_syn, 0)], s_seq[base_idx])
+    new = s_syn & ~starts & (s_seq != base)
+    reused = np.zeros(len(df), dtype=np.int64)
+    reused[order[new]] = 1
+    # a reuse starts a new flow for both directions of the 5-tuple, from that packet on
+    k_order = np.lexsort((np.arange(len(df)), key))
+    count = np.cumsum(reused[k_order])
+    restart = np.r_[True, key[k_order][1:] != key[k_order][:-1]]
+    offset = np.maximum.accumulate(np.where(restart, count - reused[k_order], 0))
+    out = np.empty(len(df), dtype=np.int64)
+    out[k_order] = count - offset
+    return out

@@ -1,0 +1,99 @@
+"""Flow assignment against tshark's tcp.stream and udp.stream."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import netlab
+from netlab.core.flows import assign_flows
+
+CORPUS = Path(__file__).resolve().parent.parent / "data" / "corpus"
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
+
+
+def _streams(path: Path) -> pd.DataFrame:
+    args = ["tshark", "-r", str(path), "-T", "fields", "-E", "occurrence=f"]
+    args += ["-e", "_ws.col.Protocol", "-e", "tcp.stream", "-e", "udp.stream"]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+    df = pd.DataFrame([line.split("\t") for line in out.splitlines()], columns=["p", "TCP", "UDP"])
+    return df[df["p"] != "PCAPNG"].reset_index(drop=True)  # tshark 4.0's pseudo-frames
+
+
+def _same_partition(ours: np.ndarray, theirs: pd.Series) -> bool:
+    pairs = pd.DataFrame({"ours": ours, "theirs": theirs.to_numpy()})
+    one = pairs.groupby("ours")["theirs"].nunique().max() == 1
+    return bool(one and pairs.groupby("theirs")["ours"].nunique().max() == 1)
+
+
+def _check(path: Path, df: pd.DataFrame) -> dict[str, int]:
+    theirs = _streams(path)
+    assert len(theirs) == len(df), path.name
+    flows = assign_flows(df)
+    seen = {}
+    for proto in ("TCP", "UDP"):
+        # the outermost transport only (tshark also numbers tunnelled ones)
+        rows = (df["proto"] == proto).fillna(False).to_numpy() & (theirs[proto] != "").to_numpy()
+        if rows.any():
+            assert _same_partition(flows[rows], theirs[proto][rows]), (path.name, proto)
+        seen[proto] = int(rows.sum())
+    return seen
+
+
+@needs_tshark
+@pytest.mark.slow
+def test_flows_are_tsharks_streams_on_the_corpus():
+    total = {"TCP": 0, "UDP": 0}
+    for path in sorted(CORPUS.glob("*.pcap*")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", netlab.NetlabWarning)
+            try:
+                df = netlab.read_pcap(path)
+            except netlab.NetlabError:
+                continue
+        if len(df) and (df["proto"].isin(["TCP", "UDP"])).any():
+            for proto, count in _check(path, df).items():
+                total[proto] += count
+    assert total["TCP"] > 4000 and total["UDP"] > 500, total
+
+
+@needs_tshark
+def test_port_reuse_and_retransmitted_syns(tmp_path):
+    import synth
+
+    def seg(src, dst, sport, dport, flags, seq):
+        return synth.ether(synth.ipv4(src, dst, 6, synth.tcp(sport, dport, flags, seq=seq)))
+
+    a, b = "10.0.0.1", "10.0.0.2"
+    frames = [
+        seg(a, b, 40000, 80, 0x002, 1000),  # SYN
+        seg(a, b, 40000, 80, 0x002, 1000),  # the same SYN again: same flow
+        seg(b, a, 80, 40000, 0x012, 5000),  # SYN-ACK
+        seg(a, b, 40000, 80, 0x011, 1001),  # FIN
+        seg(a, b, 40000, 80, 0x002, 9000),  # a new SYN, another ISN: a new flow
+        seg(b, a, 80, 40000, 0x012, 7000),
+        seg(a, b, 40001, 80, 0x002, 9000),  # another port: another flow
+        synth.ether(synth.ipv4(a, b, 17, synth.udp(5353, 53, b"x"))),
+        synth.ether(synth.ipv4(b, a, 17, synth.udp(53, 5353, b"y"))),  # its answer: same
+        synth.ether(synth.ipv4(a, b, 1, b"\x08\x00\x00\x00\x00\x01\x00\x01")),  # ICMP: by pair
+    ]
+    path = tmp_path / "reuse.pcap"
+    synth.write_pcap(path, frames)
+    df = netlab.read_pcap(path)
+    assert assign_flows(df).tolist() == [0, 0, 0, 0, 1, 1, 2, 3, 3, 4]
+    assert _check(path, df) == {"TCP": 7, "UDP": 2}
+
+
+def test_flows_of_rows_without_addresses_or_ports():
+    df = netlab.read_pcap(netlab.demo_pcap())
+    flows = assign_flows(df)
+    assert (flows[df["src"].isna().to_numpy()] == -1).all()  # ARP: no IP addresses, no flow
+    assert flows.max() + 1 == len(np.unique(flows[flows >= 0]))  # numbered 0.. without gaps
+    firsts = pd.Series(np.arange(len(df)))[flows >= 0].groupby(flows[flows >= 0]).min()
+    assert firsts.is_monotonic_increasing  # in order of each flow's first packet
