@@ -90,3 +90,101 @@ def _tcp_reuse(df: pd.DataFrame, key: I64, forward: npt.NDArray[np.bool_]) -> I6
     out = np.empty(len(df), dtype=np.int64)
     out[k_order] = count - offset
     return out
+
+
+FLOW_COLUMNS = (
+    "flow",
+    "proto",
+    "src",
+    "sport",
+    "dst",
+    "dport",
+    "first",
+    "last",
+    "duration",
+    "orig_packets",
+    "orig_bytes",
+    "resp_packets",
+    "resp_bytes",
+    "orig_payload",
+    "resp_payload",
+    "server_name",
+)
+
+
+def flow_table(df: pd.DataFrame, flows: I64 | None = None) -> pd.DataFrame:
+    """One row per flow of a frame: the originator's side first (the sender of the first SYN
+    without ACK, else of the first packet), times, and packets, frame bytes and payload bytes
+    per direction (as tshark's conversation table counts them)."""
+    flows = assign_flows(df) if flows is None else flows
+    rows = np.flatnonzero(flows >= 0)
+    if not len(rows):
+        return pd.DataFrame({name: [] for name in FLOW_COLUMNS})
+    f = flows[rows]
+    count = int(f.max()) + 1
+    sub = df.iloc[rows]
+    flags = sub["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)
+    syn = (flags >= 0) & ((flags & (SYN | ACK)) == SYN)
+    position = np.arange(len(rows))
+    first = np.full(count, len(rows), dtype=np.int64)
+    np.minimum.at(first, f, position)
+    first_syn = np.full(count, len(rows), dtype=np.int64)
+    np.minimum.at(first_syn, f[syn], position[syn])
+    origin = np.where(first_syn < len(rows), first_syn, first)
+    src, dst = _endpoint_codes(sub)
+    sport = sub["sport"].to_numpy(dtype=np.int64, na_value=-1)
+    # a packet goes the originator's way when it leaves from the originator's endpoint
+    orig = (src == src[origin][f]) & (sport == sport[origin][f])
+    orig |= position == origin[f]
+    length = sub["length"].to_numpy(dtype=np.int64)
+    payload = sub["paylen"].to_numpy(dtype=np.int64, na_value=0)
+    ts = sub["ts"].array.asi8
+    last = np.full(count, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, f, ts)
+    start = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(start, f, ts)
+
+    def per_flow(values: I64, mask: npt.NDArray[np.bool_]) -> I64:
+        return np.bincount(f[mask], weights=values[mask], minlength=count).astype(np.int64)
+
+    ones = np.ones(len(rows), dtype=np.int64)
+    head = sub.iloc[origin]
+    names = _first_text(sub, f, count)
+    table = pd.DataFrame(
+        {
+            "flow": np.arange(count, dtype=np.int64),
+            "proto": head["proto"].to_numpy(),
+            "src": head["src"].to_numpy(),
+            "sport": head["sport"].to_numpy(),
+            "dst": head["dst"].to_numpy(),
+            "dport": head["dport"].to_numpy(),
+            "first": pd.to_datetime(start, utc=True),
+            "last": pd.to_datetime(last, utc=True),
+            "duration": (last - start) / 1e9,
+            "orig_packets": per_flow(ones, orig),
+            "orig_bytes": per_flow(length, orig),
+            "resp_packets": per_flow(ones, ~orig),
+            "resp_bytes": per_flow(length, ~orig),
+            "orig_payload": per_flow(payload, orig),
+            "resp_payload": per_flow(payload, ~orig),
+            "server_name": names,
+        }
+    )
+    for col in ("proto", "src", "dst", "server_name"):
+        table[col] = table[col].astype("category")
+    for col in ("sport", "dport"):
+        table[col] = table[col].astype("UInt16")
+    return table
+
+
+def _first_text(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.object_]:
+    """Each flow's first TLS SNI, else HTTP Host, else DNS query name (None without)."""
+    out = np.full(count, None, dtype=object)
+    for col in ("dns_qname", "http_host", "tls_sni"):  # the later ones win
+        values = sub[col]
+        has = values.notna().to_numpy()
+        if not has.any():
+            continue
+        named = pd.Series(values.to_numpy()[has]).groupby(f[has]).first()
+        out[named.index.to_numpy()] = named.to_numpy()
+    return out

@@ -97,3 +97,70 @@ def test_flows_of_rows_without_addresses_or_ports():
     assert flows.max() + 1 == len(np.unique(flows[flows >= 0]))  # numbered 0.. without gaps
     firsts = pd.Series(np.arange(len(df)))[flows >= 0].groupby(flows[flows >= 0]).min()
     assert firsts.is_monotonic_increasing  # in order of each flow's first packet
+
+
+def _direction_sums(path: Path, df: pd.DataFrame) -> tuple[int, int, int]:
+    """(flows whose per-direction packets and bytes equal tshark's, flows compared, flows not
+    comparable: tshark put other packets in the stream, reassembling IP fragments)."""
+    from netlab.core.flows import flow_table
+
+    theirs = _streams(path)
+    flows = assign_flows(df)
+    table = flow_table(df, flows).set_index("flow")
+    sender = (df["src"].astype(str) + ":" + df["sport"].astype(str)).to_numpy()
+    length = df["length"].to_numpy()
+    same = compared = skipped = 0
+    for proto in ("TCP", "UDP"):
+        stream = theirs[proto].to_numpy()
+        rows = (df["proto"] == proto).fillna(False).to_numpy() & (stream != "")
+        for flow in np.unique(flows[rows]):
+            mine = np.flatnonzero(flows == flow)
+            in_stream = np.flatnonzero(stream == stream[mine[0]])
+            if len(mine) != len(in_stream) or (mine != in_stream).any():
+                skipped += 1
+                continue
+            counts = pd.DataFrame({"s": sender[in_stream], "n": length[in_stream]})
+            theirs_sums = sorted(
+                (len(g), int(g["n"].sum())) for _, g in counts.groupby("s", sort=False)
+            )
+            row = table.loc[flow]
+            ours = sorted(
+                (int(row[f"{side}_packets"]), int(row[f"{side}_bytes"]))
+                for side in ("orig", "resp")
+                if row[f"{side}_packets"]
+            )
+            compared += 1
+            same += ours == theirs_sums
+    return same, compared, skipped
+
+
+@needs_tshark
+@pytest.mark.slow
+def test_per_direction_counts_are_tsharks_on_the_corpus():
+    same = compared = skipped = 0
+    for path in sorted(CORPUS.glob("*.pcap*")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", netlab.NetlabWarning)
+            try:
+                df = netlab.read_pcap(path)
+            except netlab.NetlabError:
+                continue
+        if len(df) and (df["proto"].isin(["TCP", "UDP"])).any():
+            s, c, k = _direction_sums(path, df)
+            same, compared, skipped = same + s, compared + c, skipped + k
+    assert compared > 500 and same == compared, (same, compared)
+    assert skipped <= 0.01 * compared, skipped  # fragmented flows: tshark reassembles them
+
+
+def test_a_flow_counts_sum_to_its_packets():
+    from netlab.core.flows import flow_table
+
+    df = netlab.read_pcap(netlab.demo_pcap())
+    flows = assign_flows(df)
+    table = flow_table(df, flows)
+    counts = np.bincount(flows[flows >= 0])
+    assert ((table["orig_packets"] + table["resp_packets"]).to_numpy() == counts).all()
+    assert (table["orig_bytes"] + table["resp_bytes"]).sum() == df["length"][flows >= 0].sum()
+    assert (table["duration"] >= 0).all() and (table["last"] >= table["first"]).all()
+    syn = table[(table["proto"] == "TCP") & (table["dport"] == 443)]
+    assert len(syn) and (syn["orig_packets"] > 0).all()  # the client, who sent the SYN, first
