@@ -62,9 +62,9 @@ class PcapWriter:
             return
         if limit is not None:
             rec = rec.take(slice(0, limit))
-        linktypes = np.unique(rec.linktype).tolist()
+        linktypes = pd.unique(rec.linktype).tolist()  # in order of first use
         if self.pcapng:
-            for lt in pd.unique(rec.linktype).tolist():  # interface ids in order of first use
+            for lt in linktypes:  # new interfaces numbered in that order
                 if lt not in self._linktypes:
                     self._linktypes[lt] = len(self._linktypes)
                     self._fh.write(encode_pcapng_idb(lt))

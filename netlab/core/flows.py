@@ -131,7 +131,7 @@ def flow_table(df: pd.DataFrame, flows: I64 | None = None) -> pd.DataFrame:
     first_syn = np.full(count, len(rows), dtype=np.int64)
     np.minimum.at(first_syn, f[syn], position[syn])
     origin = np.where(first_syn < len(rows), first_syn, first)
-    src, dst = _endpoint_codes(sub)
+    src, _ = _endpoint_codes(sub)
     sport = sub["sport"].to_numpy(dtype=np.int64, na_value=-1)
     # a packet goes the originator's way when it leaves from the originator's endpoint
     orig = (src == src[origin][f]) & (sport == sport[origin][f])
