@@ -149,9 +149,12 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
             expect(page.locator(f".{cls}").first).to_be_visible()
         assert page.netlab_elsewhere == [], "the page fetched from off this machine"
         table0 = page.locator(".netlab-table-html").inner_text()
-        line = page.locator(".netlab-sparkline path.line")
-        line.wait_for(state="attached", timeout=20_000)
-        path0 = line.get_attribute("d")
+        # bqplot may replace the path element while it redraws: read it by selector each time
+        path0 = page.wait_for_function(
+            "sel => document.querySelector(sel)?.getAttribute('d')",
+            arg=".netlab-sparkline path.line",
+            timeout=60_000,
+        ).json_value()
         # rows change and the sparkline moves (polled: later on a loaded machine)
         expect(page.locator(".netlab-table-html")).not_to_have_text(table0, timeout=60_000)
         page.wait_for_function(
