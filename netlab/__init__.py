@@ -19,6 +19,8 @@ from .core.detectors import (
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
 from .core.summary import conversations, protocol_mix, top_talkers
+from .core.tcp_flags import BY_NAME as TCP_ANALYSIS_FLAGS
+from .core.tcp_flags import tcp_analysis_names
 from .data import demo_pcap
 from .errors import (
     CaptureError,
@@ -79,6 +81,7 @@ __all__ = [
     "SourceBase",
     "Subscription",
     "SynFloodDetector",
+    "TCP_ANALYSIS_FLAGS",
     "__version__",
     "capture_permission",
     "community_id",
@@ -92,6 +95,7 @@ __all__ = [
     "make_alert",
     "protocol_mix",
     "read_pcap",
+    "tcp_analysis_names",
     "top_talkers",
     "validate_bpf",
     "write_frame",

@@ -39,6 +39,7 @@ class Decoded:
         self.sport, self.dport, self.flags = neg.copy(), neg.copy(), neg.copy()
         self.ttl, self.icmp_type, self.icmp_code = neg.copy(), neg.copy(), neg.copy()
         self.payload, self.payload_end = neg.copy(), neg.copy()
+        self.wire_end = neg.copy()  # where the IP packet ends on the wire (captured or not)
         self.fragment = np.zeros(n, dtype=bool)  # a later IP fragment: no transport header
         self.src4 = np.zeros(n, dtype=np.int64)
         self.dst4 = np.zeros(n, dtype=np.int64)
@@ -57,7 +58,7 @@ def _be(block: npt.NDArray[np.uint8], at: int, width: int) -> I64:
     return out
 
 
-def _ipv4(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I64, I64]:
+def _ipv4(view: BytesView, rows: I64, l3: I64, end: I64, wire: I64, d: Decoded) -> tuple[I64, I64]:
     h = view.block(l3, 20)  # the fixed header, one copy per packet
     ihl = (h[:, 0] & 0x0F).astype(np.int64) * 4
     total = _be(h, 2, 2)
@@ -69,10 +70,11 @@ def _ipv4(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I6
     d.fragment[rows] = (_be(h, 6, 2) & 0x1FFF) != 0
     # A zero total length is TCP segmentation offload: trust the captured length.
     ip_end = np.where(total > 0, np.minimum(end, l3 + total), end)
+    d.wire_end[rows] = np.where(total > 0, l3 + total, wire)
     return l3 + ihl, ip_end
 
 
-def _ipv6(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I64, I64]:
+def _ipv6(view: BytesView, rows: I64, l3: I64, end: I64, wire: I64, d: Decoded) -> tuple[I64, I64]:
     d.ip_version[rows] = 6
     d.ttl[rows] = view.u8(l3 + 7)
     d.rows6 = rows
@@ -81,6 +83,7 @@ def _ipv6(view: BytesView, rows: I64, l3: I64, end: I64, d: Decoded) -> tuple[I6
     d.dst6_ok = l3 + 40 <= end
     plen = view.u16(l3 + 4)
     ip_end = np.where(plen > 0, np.minimum(end, l3 + 40 + plen), end)
+    d.wire_end[rows] = np.where(plen > 0, l3 + 40 + plen, wire)
     nxt = view.u8(l3 + 6)
     pos = l3 + 40
     later_fragment = np.zeros(len(rows), dtype=bool)
@@ -118,7 +121,12 @@ def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> 
     if len(at):
         read_tcp(view, rows[at], l4[at], ip_end[at], d.flags[rows[at]], d.tcp)
     udp = ports & (tp == _UDP)
-    d.payload[rows] = np.where(tcp, l4 + (word >> 12) * 4, np.where(udp, l4 + 8, -1))
+    # a TCP header shorter than 20 bytes, longer than its segment or not captured whole has
+    # no payload length (tshark shows no tcp.len, and analyses nothing, for it)
+    hlen = (word >> 12) * 4
+    whole = tcp & (hlen >= 20) & (l4 + hlen <= np.minimum(d.wire_end[rows], ip_end))
+    udp &= l4 + 8 <= d.wire_end[rows]
+    d.payload[rows] = np.where(whole, l4 + hlen, np.where(udp, l4 + 8, -1))
     icmp = live & np.isin(tp, (_ICMP, _ICMP6)) & (l4 + 2 <= ip_end)
     d.icmp_type[rows] = np.where(icmp, h[:, 0].astype(np.int64), -1)
     d.icmp_code[rows] = np.where(icmp, h[:, 1].astype(np.int64), -1)
@@ -135,6 +143,9 @@ def decode_batch(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1
     n = len(rec)
     view = BytesView(buf)
     end = rec.offset + np.minimum(rec.caplen, np.maximum(len(buf) - rec.offset, 0))
+    wire = rec.offset + np.maximum(
+        rec.wirelen, rec.caplen
+    )  # where each frame would end had it been captured whole
     l3, et, vlan = link_layer(view, rec.offset, end, rec.linktype)
     d = Decoded(n)
     l4 = np.full(n, -1, dtype=np.int64)
@@ -144,11 +155,11 @@ def decode_batch(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1
     v4 = (et == ET_IPV4) & (l3 + 20 <= end) & ((b0 >> 4) == 4) & ((b0 & 0x0F) >= 5)
     v4 = np.flatnonzero(v4 & ((total == 0) | (total >= (b0 & 0x0F) * 4)))
     if len(v4):
-        l4[v4], ip_end[v4] = _ipv4(view, v4, l3[v4], end[v4], d)
+        l4[v4], ip_end[v4] = _ipv4(view, v4, l3[v4], end[v4], wire[v4], d)
     # An IPv6 header cut short still shows the addresses that were captured, as in tshark.
     v6 = np.flatnonzero((et == ET_IPV6) & (l3 + 24 <= end) & ((view.u8(l3) >> 4) == 6))
     if len(v6):
-        l4[v6], ip_end[v6] = _ipv6(view, v6, l3[v6], end[v6], d)
+        l4[v6], ip_end[v6] = _ipv6(view, v6, l3[v6], end[v6], wire[v6], d)
     ip = np.flatnonzero(d.ip_version > 0)
     if len(ip):
         _transport(view, ip, l4[ip], ip_end[ip], d)
@@ -295,7 +306,8 @@ def _assemble(
         "vlan": vlan,
         "icmp_type": d.icmp_type,
         "icmp_code": d.icmp_code,
-        "paylen": np.where(d.payload >= 0, np.maximum(d.payload_end - d.payload, 0), -1),
+        # on the wire, as tshark's tcp.len: from the IP length, even where the capture cut it
+        "paylen": np.where(d.payload >= 0, d.wire_end - d.payload, -1),
     }
     plain: dict[str, npt.NDArray[Any]] = {
         "number": (

@@ -28,10 +28,16 @@ def _endpoint_codes(df: pd.DataFrame) -> tuple[I64, I64]:
 
 def assign_flows(df: pd.DataFrame) -> I64:
     """The flow number of every row of a netlab frame (rows in capture order)."""
+    return assign_flows_and_sides(df)[0]
+
+
+def assign_flows_and_sides(df: pd.DataFrame) -> tuple[I64, npt.NDArray[np.bool_]]:
+    """Each row's flow number, and which of its flow's two sides sent it (True: the side with
+    the lower endpoint code; a label, not the originator)."""
     n = len(df)
     out = np.full(n, -1, dtype=np.int64)
     if not n:
-        return out
+        return out, np.zeros(0, dtype=bool)
     src, dst = _endpoint_codes(df)
     sport = df["sport"].to_numpy(dtype=np.int64, na_value=-1)
     dport = df["dport"].to_numpy(dtype=np.int64, na_value=-1)
@@ -53,7 +59,7 @@ def assign_flows(df: pd.DataFrame) -> I64:
     rank = np.empty(len(firsts), dtype=np.int64)
     rank[np.argsort(first_row, kind="stable")] = np.arange(len(firsts))
     out[rows] = rank[inverse]
-    return out
+    return out, forward
 
 
 def _combine(a: I64, b: I64) -> I64:
