@@ -308,6 +308,7 @@ def _assemble(
         "icmp_code": d.icmp_code,
         # on the wire, as tshark's tcp.len: from the IP length, even where the capture cut it
         "paylen": np.where(d.payload >= 0, d.wire_end - d.payload, -1),
+        "flow": np.full(n, -1, dtype=np.int64),  # numbered across packets: see core/annotate
     }
     plain: dict[str, npt.NDArray[Any]] = {
         "number": (
@@ -319,6 +320,7 @@ def _assemble(
         "length": rec.wirelen,
         "caplen": rec.caplen,
         "linktype": rec.linktype,
+        "tcp_analysis": np.zeros(n, dtype=np.uint16),  # needs the flow's earlier packets too
     }
     raw: dict[str, Any] = {**plain, **optional, **text}
     parts = {c.name: c.codec.from_decoded(raw[c.name], c.numpy_dtype) for c in STORED_COLUMNS}

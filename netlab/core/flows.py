@@ -75,7 +75,7 @@ def _tcp_reuse(df: pd.DataFrame, key: I64, forward: npt.NDArray[np.bool_]) -> I6
     seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)
     syn = (flags >= 0) & ((flags & (SYN | ACK)) == SYN)
     side = key * 2 + forward.astype(np.int64)  # one 5-tuple, one direction
-    order = np.lexsort((np.arange(len(df)), side))  # by side, then in capture order
+    order = np.argsort(side, kind="stable")  # by side, then in capture order
     s_side, s_syn, s_seq = side[order], syn[order], seq[order]
     starts = np.r_[True, s_side[1:] != s_side[:-1]]
     # the first sequence number this side used: the base a new SYN is compared with
@@ -89,7 +89,7 @@ def _tcp_reuse(df: pd.DataFrame, key: I64, forward: npt.NDArray[np.bool_]) -> I6
     reused = np.zeros(len(df), dtype=np.int64)
     reused[order[new]] = 1
     # a reuse starts a new flow for both directions of the 5-tuple, from that packet on
-    k_order = np.lexsort((np.arange(len(df)), key))
+    k_order = np.argsort(key, kind="stable")
     count = np.cumsum(reused[k_order])
     restart = np.r_[True, key[k_order][1:] != key[k_order][:-1]]
     offset = np.maximum.accumulate(np.where(restart, count - reused[k_order], 0))

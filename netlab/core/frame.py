@@ -1,7 +1,8 @@
 """RollingFrame: a bounded, thread-safe ring of decoded rows that hands out typed DataFrames.
 
-Rows live in one numpy array per column; text is stored as int32 codes into a string pool that
-is compacted when it outgrows the rows, so memory is bounded and no Python object is kept per
+Rows live in one numpy array per column (the missing-value masks of the nullable ones as bits
+of one uint16 per row); text is stored as int32 codes into a string pool that is compacted
+when it outgrows the rows, so memory is bounded and no Python object is kept per
 packet. Each append bumps a version counter, so a consumer can ask for just the new rows.
 """
 
@@ -36,16 +37,21 @@ class StringPool:
 
 
 class _Store:
-    """The ring arrays of one column."""
+    """The ring arrays of one column; a nullable column's mask is one bit (`bit`) of the
+    frame's shared `missing` array rather than a byte of its own."""
 
-    def __init__(self, col: Column, capacity: int) -> None:
+    def __init__(self, col: Column, capacity: int, bit: int | None) -> None:
         self.col = col
         self.coded = col.codec.coded  # values are codes into the frame's string pool
         if self.coded:
             self.values: npt.NDArray[Any] = np.full(capacity, -1, dtype=np.int32)
         else:
             self.values = np.zeros(capacity, dtype=col.numpy_dtype)
-        self.mask = np.zeros(capacity, dtype=bool) if col.codec.masked else None
+        self.bit = bit
+
+
+MASKED = [c.name for c in STORED_COLUMNS if c.codec.masked]
+assert len(MASKED) <= 16, "the missing-bits array is uint16: one bit per nullable column"
 
 
 class RollingFrame:
@@ -57,7 +63,9 @@ class RollingFrame:
         self.capacity = max_rows
         self.max_age_ns = int(max_age * 1e9) if max_age else 0
         self._lock = threading.Lock()
-        self._stores = {c.name: _Store(c, max_rows) for c in STORED_COLUMNS}
+        bits = {name: k for k, name in enumerate(MASKED)}
+        self._stores = {c.name: _Store(c, max_rows, bits.get(c.name)) for c in STORED_COLUMNS}
+        self._missing = np.zeros(max_rows, dtype=np.uint16)  # bit k: MASKED[k] is missing
         self._pool = StringPool()
         self._start = 0  # ring index of the oldest row
         self._count = 0
@@ -81,10 +89,7 @@ class RollingFrame:
     @property
     def memory_bytes(self) -> int:
         """Bytes held by the ring arrays (the string pool is bounded by the row count)."""
-        total = 0
-        for store in self._stores.values():
-            total += store.values.nbytes + (store.mask.nbytes if store.mask is not None else 0)
-        return total
+        return self._missing.nbytes + sum(s.values.nbytes for s in self._stores.values())
 
     def append(self, rows: pd.DataFrame | Batch) -> int:
         """Append decoded rows (a batch, or a netlab DataFrame); return the new version."""
@@ -97,16 +102,17 @@ class RollingFrame:
         with self._lock:
             tail = (self._start + self._count) % self.capacity
             first = min(m, self.capacity - tail)
+            missing = np.zeros(m, dtype=np.uint16)
             for name, store in self._stores.items():
                 values = batch.values[name]
                 if store.coded:
                     values = self._pool.codes_for(batch.categories[name])[values]
                 store.values[tail : tail + first] = values[:first]
                 store.values[: m - first] = values[first:]
-                if store.mask is not None:
-                    mask = batch.masks[name]
-                    store.mask[tail : tail + first] = mask[:first]
-                    store.mask[: m - first] = mask[first:]
+                if store.bit is not None:
+                    missing |= batch.masks[name].astype(np.uint16) << store.bit
+            self._missing[tail : tail + first] = missing[:first]
+            self._missing[: m - first] = missing[first:]
             overflow = max(0, self._count + m - self.capacity)
             self._start = (self._start + overflow) % self.capacity
             self._count += m - overflow
@@ -174,10 +180,11 @@ class RollingFrame:
             values: dict[str, npt.NDArray[Any]] = {}
             masks: dict[str, npt.NDArray[np.bool_]] = {}
             categories: dict[str, list[str]] = {}
+            missing = self._missing[idx]
             for name, store in self._stores.items():
                 values[name] = store.values[idx]
-                if store.mask is not None:
-                    masks[name] = store.mask[idx]
+                if store.bit is not None:
+                    masks[name] = ((missing >> store.bit) & 1).astype(bool)
                 if store.coded:
                     values[name], categories[name] = compact_codes(values[name], self._pool.strings)
             first_version = self._version - count + 1

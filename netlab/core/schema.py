@@ -303,6 +303,13 @@ COLUMNS: tuple[Column, ...] = (
         "tcp.options.wscale.shift",
         "TCP window scale option (shift count)",
     ),
+    Column(
+        "tcp_analysis",
+        Kind.INT,
+        "uint16",
+        "tcp.analysis.flags",
+        "TCP analysis flags, a bit set (netlab.tcp_analysis_names tells them; 0: none)",
+    ),
     Column("ttl", Kind.OPT_INT, "uint8", "ip.ttl/ipv6.hlim", "IPv4 TTL or IPv6 hop limit"),
     Column("vlan", Kind.OPT_INT, "uint16", "vlan.id", "Outermost 802.1Q VLAN id"),
     Column("icmp_type", Kind.OPT_INT, "uint8", "icmp.type/icmpv6.type", "ICMP/ICMPv6 type"),
@@ -322,6 +329,13 @@ COLUMNS: tuple[Column, ...] = (
         "uint32",
         "tcp.len/udp.length",
         "Transport payload bytes (on the wire)",
+    ),
+    Column(
+        "flow",
+        Kind.OPT_INT,
+        "int64",
+        "tcp.stream/udp.stream",
+        "The packet's flow, numbered from 0 in order of first packet (a row of netlab.flows)",
     ),
     Column(
         "summary",

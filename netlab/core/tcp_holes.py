@@ -92,7 +92,7 @@ def _first_above(group: I64, value: I64, g: I64, v: I64, after: I64, n: int) -> 
     Values of a group mostly rise (they are ACK numbers), so a running maximum answers most
     queries; the few it cannot (the maximum passed v before `after`) are looked up singly."""
     idx = np.flatnonzero(group >= 0)
-    order = idx[np.lexsort((idx, group[idx]))]
+    order = idx[np.argsort(group[idx], kind="stable")]
     og = group[order]
     best = pd.Series(value[order]).groupby(og).cummax().to_numpy()
     from_after = np.searchsorted(_keys(og, order), _keys(g, after + 1)).astype(np.int64)

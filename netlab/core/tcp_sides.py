@@ -53,7 +53,7 @@ class Sides:
         seglen = df["paylen"].to_numpy(dtype=np.int64, na_value=-1)
         # tshark analyses a segment once its header is whole (a short one raises first)
         rows = np.flatnonzero((flows >= 0) & (flags >= 0) & (seq >= 0) & (seglen >= 0))
-        self.rows = rows[np.lexsort((rows, flows[rows]))]
+        self.rows = rows[np.argsort(flows[rows], kind="stable")]
         r = self.rows
         self.n = n = len(r)
         self.flow = flows[r]
@@ -66,6 +66,7 @@ class Sides:
         self.seglen = seglen[r]
         self.ts = df["ts"].array.asi8[r]
         self.pos = np.arange(n, dtype=np.int64)
+        self._by_side: I64 | None = None
         mine = [last_index(self.flow, self.side == s) for s in (0, 1)]
         minus_one = np.full(1, -1, dtype=np.int64)
         shifted = [np.concatenate([minus_one, m[:-1]]) for m in mine]
@@ -90,7 +91,9 @@ class Sides:
 
     def by_side(self) -> I64:
         """The packets ordered by side, then capture order."""
-        return np.lexsort((self.pos, self.group))
+        if self._by_side is None:
+            self._by_side = np.argsort(self.group, kind="stable")
+        return self._by_side
 
     def _unwrapped(self) -> I64:
         """Sequence numbers on a 64-bit line per side: each packet is its side's previous

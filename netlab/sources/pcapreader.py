@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from ..core.annotate import annotate
 from ..core.batch import empty_frame
 from ..core.decode import decode_records
 from ..core.pcapfile import (
@@ -156,10 +157,10 @@ def read_pcap(path: str | os.PathLike[str], *, limit: int | None = None) -> pd.D
     if not parts:
         return empty_frame()
     if len(parts) == 1:
-        return parts[0]
+        return annotate(parts[0])
     frame = concat_frames(parts)
     frame.attrs[ATTR] = FilePackets.combine([p.attrs[ATTR] for p in parts])
-    return frame
+    return annotate(frame)
 
 
 def check_regular_file(name: str) -> None:

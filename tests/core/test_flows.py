@@ -50,6 +50,8 @@ def _check(path: Path, df: pd.DataFrame) -> dict[str, int]:
     theirs = _streams(path)
     assert len(theirs) == len(df), path.name
     flows = assign_flows(df)
+    # read_pcap's flow column is that numbering (missing where there is no flow)
+    assert df["flow"].fillna(-1).tolist() == flows.tolist(), path.name
     seen = {}
     for proto in ("TCP", "UDP"):
         # the outermost transport only (tshark also numbers tunnelled ones)

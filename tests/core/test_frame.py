@@ -130,3 +130,20 @@ def test_string_pool_stays_bounded():
 def test_memory_per_row_is_small():
     frame = RollingFrame(max_rows=100_000)
     assert frame.memory_bytes / frame.capacity < 100  # documented in the README: 79 bytes
+
+
+def test_a_row_costs_at_most_100_bytes():
+    # issue 15's budget: the new flow and tcp_analysis columns fit because the nullable
+    # columns' masks share one uint16 of bits per row
+    frame = RollingFrame(max_rows=10_000)
+    assert frame.memory_bytes / 10_000 <= 100
+
+
+def test_missing_values_survive_the_packed_masks():
+    df = netlab.read_pcap(netlab.demo_pcap())
+    frame = RollingFrame(max_rows=len(df) + 5)
+    frame.append(df)
+    back = frame.snapshot()
+    for col in [c.name for c in netlab.COLUMNS if c.codec.masked]:
+        assert back[col].isna().tolist() == df[col].isna().tolist(), col
+        assert back[col].dropna().tolist() == df[col].dropna().tolist(), col
