@@ -16,6 +16,7 @@ from .core.detectors import (
     RateDetector,
     SynFloodDetector,
 )
+from .core.flow_table import flows
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
 from .core.summary import conversations, protocol_mix, top_talkers
@@ -90,6 +91,7 @@ __all__ = [
     "detect",
     "explain",
     "explain_alert",
+    "flows",
     "interfaces",
     "iter_pcap",
     "make_alert",

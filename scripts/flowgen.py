@@ -126,6 +126,7 @@ class Flow:
             self.t += half
             self.send(True, c, s + size, ACK, win=502)
         s += size
+        self.t = max(t for t, _ in self.out)  # the close comes after the client's last ACK
         self.t += rng.uniform(0.001, 2.0)
         if rng.random() < 0.15:
             self.send(True, c, s, RST | ACK, win=0)
@@ -169,9 +170,22 @@ def realistic(
     return out[:packets]
 
 
-def write(path: str | Path, packets: int, seed: int = 1) -> int:
+def write(path: str | Path, packets: int, seed: int = 1, snaplen: int = 0) -> int:
+    """Write the capture; `snaplen` > 0 keeps only that many bytes of each frame (the
+    lengths on the wire stay), as a capture with a snapshot length does."""
     pairs = realistic(packets, seed)
-    return synth.write_pcap(path, (f for _, f in pairs), times=[t for t, _ in pairs])
+    if not snaplen:
+        return synth.write_pcap(path, (f for _, f in pairs), times=[t for t, _ in pairs])
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1)]
+    for t, frame in pairs:
+        ticks = round(t * 1_000_000)
+        kept = frame[:snaplen]
+        out.append(
+            struct.pack("<IIII", ticks // 1_000_000, ticks % 1_000_000, len(kept), len(frame))
+        )
+        out.append(kept)
+    Path(path).write_bytes(b"".join(out))
+    return len(pairs)
 
 
 def main() -> int:
@@ -179,8 +193,9 @@ def main() -> int:
     ap.add_argument("out")
     ap.add_argument("--packets", type=int, default=500_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--snaplen", type=int, default=0, help="bytes kept per frame (0: all)")
     args = ap.parse_args()
-    print(write(args.out, args.packets, args.seed), "packets")
+    print(write(args.out, args.packets, args.seed, args.snaplen), "packets")
     return 0
 
 

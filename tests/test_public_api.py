@@ -1,3 +1,5 @@
+import pytest
+
 import netlab
 
 
@@ -35,6 +37,9 @@ def test_every_error_a_user_sees_is_a_netlab_error_from_errors_py():
 def test_explain_and_the_demo_capture_are_top_level():
     assert netlab.explain is netlab.ai.explain and netlab.explain_alert is netlab.ai.explain_alert
     assert netlab.demo_pcap().name == "demo.pcap" and netlab.demo_pcap().exists()
+    assert netlab.demo_pcap("flows").exists()
+    with pytest.raises(ValueError, match="mixed"):
+        netlab.demo_pcap("nope")
 
 
 def test_dashboard_notebook_is_the_generated_one():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .flow_table import flows
+
 
 def top_talkers(df: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """Addresses by bytes sent and received, biggest first: address, packets, bytes."""
@@ -20,32 +22,15 @@ def top_talkers(df: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 
 
 def conversations(df: pd.DataFrame, n: int | None = None) -> pd.DataFrame:
-    """Bidirectional conversations (address/port pairs per protocol), busiest first."""
-    cols = ["a", "port_a", "b", "port_b", "proto", "packets", "bytes", "first", "last"]
-    ip = df[df["src"].notna() & df["dst"].notna()]
-    if ip.empty:
+    """The flows of a frame busiest first (bytes, then packets), both directions together: a
+    view of `flows()` without timeouts, for a quick look."""
+    table = flows(df, idle_timeout=None, active_timeout=None)
+    cols = ["flow", "proto", "src", "sport", "dst", "dport", "packets", "bytes", "first", "last"]
+    if not len(table):
         return pd.DataFrame({c: [] for c in cols})
-    src, dst = ip["src"].astype(str), ip["dst"].astype(str)
-    sport = ip["sport"].astype("Int64").fillna(-1)
-    dport = ip["dport"].astype("Int64").fillna(-1)
-    forward = (src < dst) | ((src == dst) & (sport <= dport))
-    table = pd.DataFrame(
-        {
-            "a": src.where(forward, dst),
-            "port_a": sport.where(forward, dport),
-            "b": dst.where(forward, src),
-            "port_b": dport.where(forward, sport),
-            "proto": ip["proto"].astype(str),
-            "length": ip["length"],
-            "ts": ip["ts"],
-        }
-    )
-    grouped = table.groupby(["a", "port_a", "b", "port_b", "proto"], sort=False).agg(
-        packets=("length", "size"), bytes=("length", "sum"), first=("ts", "min"), last=("ts", "max")
-    )
-    out = grouped.reset_index().sort_values(["bytes", "packets"], ascending=False)
-    for port in ("port_a", "port_b"):
-        out[port] = out[port].astype("Int64").mask(out[port] == -1)
+    table["packets"] = table["orig_packets"] + table["resp_packets"]
+    table["bytes"] = table["orig_bytes"] + table["resp_bytes"]
+    out = table.sort_values(["bytes", "packets"], ascending=False, kind="stable")[cols]
     out = out.reset_index(drop=True)
     return out.head(n) if n else out
 

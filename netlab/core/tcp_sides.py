@@ -157,12 +157,12 @@ class Sides:
 
     def handshake_rtt(self) -> tuple[I64, I64]:
         """Per flow, tshark's tcp.analysis.initial_rtt in ns (0 when unknown), and the position
-        of the packet that completed the handshake: the first ACK without SYN after the SYN-ACK,
-        less the time of the last SYN before it."""
+        of the packet that set it: the first packet with ACK and without SYN after a SYN (the
+        handshake's ACK, or a RST-ACK refusing it), less the time of the last SYN before it."""
         pure_syn = (self.flags & (SYN | ACK)) == SYN
-        acks = ((self.flags & (SYN | ACK)) == ACK) & (self.pos > self.first_synack[self.flow])
-        done = first_per(self.flow, self.count, acks)
         last_syn = last_index(self.flow, pure_syn)
+        acks = ((self.flags & (SYN | ACK)) == ACK) & (last_syn >= 0)
+        done = first_per(self.flow, self.count, acks)
         rtt = np.zeros(self.count, dtype=np.int64)
         ok = np.flatnonzero(done < self.n)
         syn_at = last_syn[done[ok]]

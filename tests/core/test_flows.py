@@ -111,11 +111,9 @@ def test_flows_of_rows_without_addresses_or_ports():
 def _direction_sums(path: Path, df: pd.DataFrame) -> tuple[int, int, int]:
     """(flows whose per-direction packets and bytes equal tshark's, flows compared, flows not
     comparable: tshark put other packets in the stream, reassembling IP fragments)."""
-    from netlab.core.flows import flow_table
-
     theirs = _streams(path)
     flows = assign_flows(df)
-    table = flow_table(df, flows).set_index("flow")
+    table = netlab.flows(df, idle_timeout=None, active_timeout=None).set_index("flow")
     sender = (df["src"].astype(str) + ":" + df["sport"].astype(str)).to_numpy()
     length = df["length"].to_numpy()
     same = compared = skipped = 0
@@ -155,11 +153,9 @@ def test_per_direction_counts_are_tsharks_on_the_corpus():
 
 
 def test_a_flow_counts_sum_to_its_packets():
-    from netlab.core.flows import flow_table
-
     df = netlab.read_pcap(netlab.demo_pcap())
     flows = assign_flows(df)
-    table = flow_table(df, flows)
+    table = netlab.flows(df, idle_timeout=None, active_timeout=None)
     counts = np.bincount(flows[flows >= 0])
     assert ((table["orig_packets"] + table["resp_packets"]).to_numpy() == counts).all()
     assert (table["orig_bytes"] + table["resp_bytes"]).sum() == df["length"][flows >= 0].sum()

@@ -1,0 +1,92 @@
+"""What a flow is (dns, http, tls, ssh, ...): from its content first, its ports second."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from .app.payload import HTTP_METHODS
+
+# the service a well-known server port suggests (IANA names, as Zeek logs them where it can)
+PORTS: dict[int, str] = {
+    20: "ftp-data",
+    21: "ftp",
+    22: "ssh",
+    23: "telnet",
+    25: "smtp",
+    53: "dns",
+    67: "dhcp",
+    68: "dhcp",
+    69: "tftp",
+    80: "http",
+    88: "krb",
+    110: "pop3",
+    123: "ntp",
+    137: "netbios-ns",
+    138: "netbios-dgm",
+    139: "netbios-ssn",
+    143: "imap",
+    161: "snmp",
+    162: "snmp",
+    179: "bgp",
+    389: "ldap",
+    443: "tls",
+    445: "smb",
+    465: "smtp",
+    514: "syslog",
+    587: "smtp",
+    636: "ldap",
+    853: "dns",
+    993: "imap",
+    995: "pop3",
+    1194: "openvpn",
+    1433: "mssql",
+    1812: "radius",
+    1883: "mqtt",
+    1900: "ssdp",
+    2049: "nfs",
+    3306: "mysql",
+    3389: "rdp",
+    3478: "stun",
+    5060: "sip",
+    5353: "dns",
+    5355: "dns",
+    5432: "postgresql",
+    5671: "amqp",
+    5672: "amqp",
+    6379: "redis",
+    6443: "tls",
+    8080: "http",
+    8443: "tls",
+    8883: "mqtt",
+    9200: "http",
+    11211: "memcached",
+    27017: "mongodb",
+}
+
+
+def services(
+    sub: pd.DataFrame,
+    f: npt.NDArray[np.int64],
+    count: int,
+    sport: npt.NDArray[np.int64],
+    dport: npt.NDArray[np.int64],
+) -> npt.NDArray[np.object_]:
+    """Per flow: the service its packets show (a TLS ClientHello, an HTTP request, a DNS
+    message), else the one its responder's port suggests (then the originator's); None."""
+    out = np.full(count, None, dtype=object)
+    by_port = pd.Series(dport).map(PORTS).where(lambda s: s.notna(), pd.Series(sport).map(PORTS))
+    out[:] = by_port.to_numpy(dtype=object)
+    summary = sub["summary"].astype(object)
+    text = summary.fillna("").astype(str)
+    content = {
+        "dns": sub["dns_qname"].notna() | text.str.startswith("Standard query"),
+        "http": sub["http_host"].notna()
+        | text.str.startswith(tuple(m.decode() for m in HTTP_METHODS)),
+        "tls": sub["tls_sni"].notna() | text.str.startswith("Client Hello"),
+    }
+    for name, shows in content.items():  # later ones win: a TLS flow may have DNS-like bytes
+        rows = np.flatnonzero(shows.to_numpy())
+        out[np.unique(f[rows])] = name
+    return out
