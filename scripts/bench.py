@@ -681,6 +681,96 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _nfstream_python() -> str | None:
+    """A Python that has nfstream (NETLAB_BENCH_NFSTREAM_PYTHON, or this one)."""
+    for python in (os.environ.get("NETLAB_BENCH_NFSTREAM_PYTHON"), sys.executable):
+        if (
+            python
+            and subprocess.run([python, "-c", "import nfstream"], capture_output=True).returncode
+            == 0
+        ):
+            return python
+    return None
+
+
+_NFSTREAM = """
+import sys, time
+from nfstream import NFStreamer
+t = time.perf_counter()
+df = NFStreamer(source=sys.argv[1], statistical_analysis=False, n_dissections=0,
+                idle_timeout=300, active_timeout=1800).to_pandas()
+print(len(df), time.perf_counter() - t)
+"""
+
+
+def _tshark_flows(path: Path) -> int:
+    """tshark's per-packet stream and analysis fields into pandas, grouped by stream: what a
+    tshark user does to get a flow table with TCP health."""
+    import pandas as pd
+
+    fields = [
+        "frame.len",
+        "tcp.stream",
+        "udp.stream",
+        "tcp.analysis.retransmission",
+        "tcp.analysis.duplicate_ack",
+        "tcp.analysis.out_of_order",
+        "ip.src",
+    ]
+    args = ["tshark", "-r", str(path), "-T", "fields", "-E", "separator=\t"]
+    for field in fields:
+        args += ["-e", field]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    df = pd.read_csv(io.StringIO(out), sep="\t", names=fields, header=None)
+    df["stream"] = df["tcp.stream"].fillna(df["udp.stream"] + 10**9)
+    table = df.groupby("stream").agg(
+        packets=("frame.len", "size"),
+        bytes=("frame.len", "sum"),
+        retransmissions=("tcp.analysis.retransmission", "count"),
+        dup_acks=("tcp.analysis.duplicate_ack", "count"),
+        out_of_order=("tcp.analysis.out_of_order", "count"),
+    )
+    return len(table)
+
+
+def cmd_flows(args: argparse.Namespace) -> None:
+    import flowgen
+
+    import netlab
+
+    workdir = Path(tempfile.mkdtemp(prefix="netlab-bench-"))
+    path = workdir / "flows.pcap"
+    n = flowgen.write(path, args.packets, seed=1)
+    print(f"capture: {n:,} packets, {path.stat().st_size / 1e6:.1f} MB (scripts/flowgen.py)\n")
+
+    def ours() -> int:
+        return len(netlab.flows(netlab.read_pcap(path)))
+
+    results: list[tuple[str, float, int]] = []
+    t, count = _timed(ours, args.runs)
+    results.append(("netlab read_pcap + flows", t, int(count)))  # type: ignore[call-overload]
+    python = _nfstream_python()
+    if python:
+        out = subprocess.run(
+            [python, "-c", _NFSTREAM, str(path)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        results.append(("NFStream (flows only, no DPI)", float(out[1]), int(out[0])))
+    else:
+        print(
+            "nfstream not found: skipped (pip install nfstream, or set "
+            "NETLAB_BENCH_NFSTREAM_PYTHON to a Python that has it)"
+        )
+    if shutil.which("tshark"):
+        t, count = _timed(lambda: _tshark_flows(path), 1)
+        results.append(("tshark fields -> pandas groupby", t, int(count)))  # type: ignore[call-overload]
+    base = results[0][1]
+    print("| method | seconds | packets/s | flows | netlab is x faster |")
+    print("|---|---|---|---|---|")
+    for name, secs, flows in results:
+        print(f"| {name} | {secs:.2f} | {n / secs:,.0f} | {flows:,} | {secs / base:.1f} |")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -696,6 +786,10 @@ def main() -> None:
         help="time scapy on only the first N packets (0: all; it takes ~70 s)",
     )
     parse.set_defaults(run=cmd_parse)
+    flows = sub.add_parser("flows", help="read_pcap + flows against NFStream and tshark")
+    flows.add_argument("--packets", type=int, default=500_000)
+    flows.add_argument("--runs", type=int, default=3, help="netlab runs (median)")
+    flows.set_defaults(run=cmd_flows)
     capture = sub.add_parser("capture", help="live capture vs tcpdump at rising rates")
     capture.add_argument("--rates", default="10000,50000,100000,200000,0")
     capture.add_argument("--packets", type=int, default=200_000)

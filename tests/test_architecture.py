@@ -35,6 +35,7 @@ CORE_BANNED_STDLIB = ("threading", "socket", "select", "mmap", "asyncio", "subpr
 CORE_ALLOWED = {
     ("netlab.core.frame", "threading"),  # a Lock: the frame is shared, it starts no thread
     ("netlab.core.decode", "socket"),  # inet_ntop, the IPv6 text tshark shows; no socket
+    ("netlab.core.community_id", "socket"),  # inet_pton, an address's bytes; no socket
     ("netlab.core.pcapfile.records", "mmap"),  # a type name: a walk reads a mapped file
 }
 CORE_BANNED_LIBRARIES = (

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import tcp_flags
-from .community_id import community_id
+from .community_id import community_id_array
 from .flows import assign_flows_and_sides
 from .services import services
 from .tcp_analysis import tcp_analysis
@@ -85,8 +85,7 @@ def flows(
         return _empty()
     sub = frame.iloc[rows]
     ts = sub["ts"].array.asi8
-    proto = sub["proto"].astype(object).fillna("").to_numpy()
-    part = _parts(packet_flow[rows], ts, proto, idle_timeout, active_timeout)
+    part = _parts(packet_flow[rows], ts, _seconds(idle_timeout, sub["proto"]), active_timeout)
     key = packet_flow[rows] * (int(part.max()) + 1) + part
     uniques, f = np.unique(key, return_inverse=True)
     f = f.astype(np.int64)
@@ -104,26 +103,27 @@ def _empty() -> pd.DataFrame:
     return pd.DataFrame({name: [] for name in FLOW_COLUMNS})
 
 
-def _seconds(timeout: Timeout, proto: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
+def _seconds(timeout: Timeout, proto: pd.Series) -> npt.NDArray[np.float64]:
+    """Each packet's idle timeout in seconds, by its protocol (a categorical column)."""
     if timeout is None:
         return np.full(len(proto), np.inf, dtype=np.float64)
     if not isinstance(timeout, Mapping):
         return np.full(len(proto), float(timeout), dtype=np.float64)
     default = float(timeout.get("*", np.inf))
-    mapped = pd.Series(proto).map(timeout).fillna(default)
-    return np.asarray(mapped, dtype=np.float64)
+    cat = pd.Categorical(proto)
+    per_name = [float(timeout.get(str(name), default)) for name in cat.categories]
+    table = np.asarray([*per_name, default], dtype=np.float64)  # code -1 (none): the default
+    return table[np.asarray(cat.codes, dtype=np.int64)]
 
 
-def _parts(
-    flow: I64, ts: I64, proto: npt.NDArray[np.object_], idle: Timeout, active: float | None
-) -> I64:
+def _parts(flow: I64, ts: I64, idle: npt.NDArray[np.float64], active: float | None) -> I64:
     """Which row of its flow each packet belongs to, by the timeouts."""
     n = len(flow)
     order = np.argsort(flow, kind="stable")
     of, ots = flow[order], ts[order]
     same = np.r_[False, of[1:] == of[:-1]]
     gap = np.r_[0, np.diff(ots)]
-    idle_ns = _seconds(idle, proto[order]) * 1e9
+    idle_ns = idle[order] * 1e9
     cut = same & (gap > idle_ns)
     if active is not None:
         cut = _active_cuts(of, ots, cut, int(active * 1e9))
@@ -269,17 +269,15 @@ def _first_text(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.object_
 
 def _community_ids(head: pd.DataFrame) -> list[str | None]:
     """Community ID v1 (seed 0) of each row's originating packet; None without addresses."""
-    out: list[str | None] = []
-    cols = [head[c].astype(object).tolist() for c in ("proto", "src", "dst")]
-    ports = [head[c].astype("Int64").tolist() for c in ("sport", "dport", "icmp_type", "icmp_code")]
-    for proto, src, dst, sport, dport, itype, icode in zip(*cols, *ports, strict=True):
-        number = PROTO_NUMBERS.get(proto)
-        if number is None or src is None or dst is None or pd.isna(src) or pd.isna(dst):
-            out.append(None)
-            continue
-        if number in (1, 58):
-            sport, dport = (None, None) if pd.isna(itype) else (int(itype), int(icode))
-        a = None if pd.isna(sport) else int(sport)
-        b = None if pd.isna(dport) else int(dport)
-        out.append(community_id(number, str(src), str(dst), a, b))
-    return out
+    mapped = head["proto"].astype(object).map(PROTO_NUMBERS).fillna(-1)
+    number = np.asarray(mapped, dtype=np.int64)
+    icmp = np.isin(number, (1, 58))
+
+    def ints(col: str) -> I64:
+        return head[col].to_numpy(dtype=np.int64, na_value=-1)
+
+    sport = np.where(icmp, ints("icmp_type"), ints("sport"))
+    dport = np.where(icmp, ints("icmp_code"), ints("dport"))
+    src = [None if pd.isna(t) else str(t) for t in head["src"].astype(object)]
+    dst = [None if pd.isna(t) else str(t) for t in head["dst"].astype(object)]
+    return community_id_array(number, src, dst, sport, dport)
