@@ -15,10 +15,14 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pandas as pd
+
 from ..config import Settings
 from ..core.alerts import Alert, Detector
+from ..core.annotate import annotate
 from ..core.batch import Batch
 from ..core.detectors import WindowFunction
+from ..core.flow_table import ACTIVE_TIMEOUT, IDLE_TIMEOUT, Timeout, flows
 from ..core.frame import RollingFrame
 from ..errors import CaptureError
 from ..lifecycle import Lifecycle
@@ -246,6 +250,21 @@ class Capture:
         return self._alerts.add(detector, window=window, every=every, name=name)
 
     # state ---------------------------------------------------------------------------------
+    def snapshot(self, last: int | None = None) -> pd.DataFrame:
+        """The packets in the rolling frame (the newest `last`), with their `flow` and
+        `tcp_analysis` worked out over those packets: flows are numbered within them, and a
+        flow whose start has left the frame is analysed from where the frame begins."""
+        return annotate(self.frame.snapshot(last=last))
+
+    def flows(
+        self,
+        *,
+        idle_timeout: Timeout = IDLE_TIMEOUT,
+        active_timeout: float | None = ACTIVE_TIMEOUT,
+    ) -> pd.DataFrame:
+        """`netlab.flows()` of the packets in the rolling frame (see `snapshot`)."""
+        return flows(self.snapshot(), idle_timeout=idle_timeout, active_timeout=active_timeout)
+
     @property
     def source(self) -> Source:
         """The source being read."""

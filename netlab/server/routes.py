@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -202,6 +203,21 @@ def pcap(
             "X-Netlab-Numbers": number_ranges(numbers),
         },
     )
+
+
+@router.get("/flows")
+def get_flows(
+    request: Request,
+    limit: int = Query(1000, ge=1, le=100_000),
+) -> dict[str, Any]:
+    """The flows of the packets the server holds (netlab.flows of its rolling frame), the
+    `limit` most recently active, in flow order; times in ISO 8601, missing values null."""
+    capture = served(request).capture
+    table = capture.flows()
+    if len(table) > limit:
+        table = table.nlargest(limit, "last").sort_index()
+    rows = json.loads(table.to_json(orient="records", date_format="iso", date_unit="ns"))
+    return {"version": capture.frame.version, "flows": rows}
 
 
 @router.get("/stats")

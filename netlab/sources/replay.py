@@ -46,6 +46,8 @@ class FileSource(SourceBase):
         loop: bool = False,
         retime: bool = False,
     ) -> None:
+        if speed is not None and not speed > 0:  # 0 or NaN would divide the clock by nothing
+            raise ValueError(f"speed must be above 0, or None for as fast as possible: {speed}")
         self.path = os.fspath(path)
         self.description = f"file {os.path.basename(self.path)}"
         self.bpf = bpf

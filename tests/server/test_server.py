@@ -587,3 +587,41 @@ def test_a_stalled_client_is_dropped_and_its_connection_cut(tmp_path):
             assert not _poll(lambda: _server_holds(srv.port, port), lambda held: not held)
         finally:
             stalled.close()
+
+
+def test_flows_from_the_server_and_from_a_remote_capture_agree(tmp_path):
+    # a capture with real TCP: the server's GET /flows are the flows of its packets, and a
+    # remote capture's flows() of the rows it received are those the server finds in them
+    from netlab.core.annotate import annotate
+
+    path = netlab.demo_pcap("flows")
+    total = len(netlab.read_pcap(path))
+    settings = _settings(max_rows=20_000)
+    served = netlab.Capture(path, speed=0.25, settings=settings)  # some 10 s of traffic
+    srv = ServerThread(served, settings, own_capture=False).start()
+    try:
+        remote = netlab.Capture(srv.ws_url, settings=settings)
+        with remote:
+            _poll(lambda: served.frame.version, lambda v: v >= total)
+            _poll(lambda: remote.frame.version, lambda v: v >= total - 100 and v > 1000)
+            time.sleep(1.0)
+            theirs = remote.flows()
+            received = remote.frame.snapshot()
+        got = httpx.get(f"{srv.url}/flows", params={"limit": 100_000}).json()["flows"]
+        newest = httpx.get(f"{srv.url}/flows", params={"limit": 5}).json()["flows"]
+        expected = served.flows()
+        rows = served.frame.snapshot()
+    finally:
+        srv.stop()
+        served.close()
+    assert len(got) == len(expected) > 500
+    for mine, row in zip(got, expected.itertuples(), strict=True):
+        assert mine["flow"] == row.flow and mine["state"] == row.state, mine
+        assert mine["community_id"] == row.community_id and mine["history"] == row.history
+        assert mine["orig_bytes"] == row.orig_bytes and mine["resp_packets"] == row.resp_packets
+    assert len(newest) == 5 and [r["flow"] for r in newest] == sorted(r["flow"] for r in newest)
+    same = annotate(rows[rows["number"].isin(received["number"])].reset_index(drop=True))
+    want = netlab.flows(same)
+    assert len(theirs) == len(want) > 100
+    for col in ("community_id", "history", "orig_bytes", "resp_payload", "retransmissions"):
+        assert theirs[col].tolist() == want[col].tolist(), col

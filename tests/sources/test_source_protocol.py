@@ -44,3 +44,9 @@ def test_a_source_that_cannot_change_its_filter_says_so():
     with pytest.raises(netlab.CaptureError, match="fixed cannot change its filter"):
         Fixed().set_filter("udp")
     Fixed().set_filter("")  # the filter it has: nothing to change
+
+
+@pytest.mark.parametrize("speed", [0, -1.0, float("nan")])
+def test_a_replay_speed_must_be_above_zero(speed):
+    with pytest.raises(ValueError, match="speed must be above 0"):
+        netlab.FileSource(netlab.demo_pcap(), speed=speed)
