@@ -250,7 +250,7 @@ def _rtt(
     if p.n:
         rtt, done = p.handshake_rtt()
         known = (done < p.n) & (rtt > 0)
-        out[np.flatnonzero(known)] = rtt[known] / 1e9
+        out[p.flow_ids[known]] = rtt[known] / 1e9  # Sides numbers its flows densely
     return out
 
 

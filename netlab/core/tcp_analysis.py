@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .tcp_carry import carry_out
+from .tcp_context import Context
 from .tcp_flags import (
     DUPLICATE_ACK,
     FAST_RETRANSMISSION,
@@ -42,18 +44,29 @@ def tcp_analysis(df: pd.DataFrame, flows: I64, forward: Bools) -> npt.NDArray[np
 
     `flows` numbers each row's flow and `forward` tells its side, as
     `flows.assign_flows_and_sides` gives them."""
+    return analyse_batch(df, flows, forward, None)[0]
+
+
+def analyse_batch(
+    df: pd.DataFrame, flows: I64, forward: Bools, context: Context | None
+) -> tuple[npt.NDArray[np.uint16], Context]:
+    """As `tcp_analysis`, for one batch of a longer capture: `context` is what the earlier
+    batches left (flows numbered as here); returns the flags and the context after it."""
     out = np.zeros(len(df), dtype=np.uint16)
-    p = Sides(df, flows, forward)
-    if p.n:
-        out[p.rows] = analyse(p).astype(np.uint16)
-    return out
+    p = Sides(df, flows, forward, context)
+    if not p.n:
+        return out, Context.empty()
+    flags, state = analyse(p)
+    out[p.rows[p.real]] = flags[p.real].astype(np.uint16)
+    return out, state
 
 
 def _probes(p: Sides) -> Bools:
     """Zero-window probes: one byte at the next expected sequence number while the other side's
     window is 0. A probe does not advance nextseq, so the two depend on each other: start with
     every candidate left out, then keep only the real probes out, until nothing changes."""
-    candidate: Bools = (p.seglen == 1) & (p.rev >= 0) & (p.at(p.window, p.rev, -1) == 0)
+    candidate: Bools = p.real & (p.seglen == 1) & (p.rev >= 0)
+    candidate &= p.at(p.window, p.rev, -1) == 0
     probe = candidate
     for _ in range(8):
         nextseq, _, _ = p.next_seq(probe)
@@ -64,13 +77,14 @@ def _probes(p: Sides) -> Bools:
     return probe
 
 
-def analyse(p: Sides) -> I64:
-    """The flags of the packets of `p`, in its order."""
+def analyse(p: Sides) -> tuple[I64, Context]:
+    """The flags of the packets of `p`, in its order (a context row keeps its side's), and
+    the state each side and flow is left in."""
     seq, ack, seglen, window, sfr = p.seq, p.ack, p.seglen, p.window, p.sfr
     probe = _probes(p)
     nextseq, before, nextseq_time = p.next_seq(probe)
     flags = np.where(probe, ZERO_WINDOW_PROBE, 0).astype(np.int64)
-    rest = ~probe  # a probe skips the checks up to the duplicate ACK
+    rest = ~probe & p.real  # a probe skips the checks up to the duplicate ACK
     flags |= np.where(rest & (window == 0) & ~sfr, ZERO_WINDOW, 0)
     lost = (before != UNSET) & (p.useq > before) & ((p.flags & RST) == 0)
     flags |= np.where(rest & lost, LOST_SEGMENT, 0)
@@ -84,6 +98,7 @@ def analyse(p: Sides) -> I64:
     full &= (seq + seglen) % WRAP == (rev_ack + rev_window) % WRAP
     flags |= np.where(full, WINDOW_FULL, 0)
     # the other side's last packet's flags, so far only probes and keep-alives count
+    flags[p.ctx] = p.ctx_flags[p.ctx]
     rev_flags = p.at(flags, p.rev)
     repeat = same_place & (window == last_window)
     ka_ack = repeat & (window != 0) & ((rev_flags & KEEP_ALIVE) != 0)
@@ -93,18 +108,20 @@ def analyse(p: Sides) -> I64:
     flags |= np.where(probe_ack, ZERO_WINDOW_PROBE_ACK, 0)
     dup = repeat & (window != 0) & ~ka_ack & ~probe_ack
     flags |= np.where(dup, DUPLICATE_ACK, 0)
-    ack_changed = ack != last_ack  # a side's first packet: against 0, as Wireshark starts
+    ack_changed = p.real & (ack != last_ack)  # a first packet: against 0, as Wireshark starts
     runs = _runs(p, dup, ack_changed)
-    flags |= ack_lost(p, before, probe, runs, ack_changed)
+    lost_acks, holes = ack_lost(p, before, probe, runs, ack_changed)
+    flags |= lost_acks
     flags |= _retransmissions(p, nextseq, nextseq_time, keep_alive, runs)
-    return flags
+    flags[p.ctx] = p.ctx_flags[p.ctx]
+    return flags, carry_out(p, flags, runs, holes)
 
 
 def _runs(p: Sides, dup: Bools, ack_changed: Bools) -> I64:
     """Each side's duplicate-ACK count after each of its packets: dup ACKs since its ACK number
     last changed (tshark 4.0 resets the count on a new ACK number, not on any other packet)."""
     order = p.by_side()
-    d = dup[order].astype(np.int64)
+    d = np.where(p.real, dup, p.ctx_runs)[order].astype(np.int64)  # a context row: its run
     starts = np.r_[True, p.group[order][1:] != p.group[order][:-1]]
     count = np.cumsum(d)
     reset = ack_changed[order] | starts
@@ -120,7 +137,7 @@ def _retransmissions(
     """Spurious, fast and plain retransmissions and out-of-order segments: data (or SYN/FIN)
     the other side already acknowledged, or that does not advance its side's nextseq."""
     seq, seglen = p.seq, p.seglen
-    data = ((seglen > 0) | (p.length > seglen)) & ~keep_alive
+    data = p.real & ((seglen > 0) | (p.length > seglen)) & ~keep_alive
     rev_ack, rev_ack_time, rev_runs = p.at(p.ack, p.rev), p.at(p.ts, p.rev), p.at(runs, p.rev)
     spurious = data & (seglen > 0) & (rev_ack != 0)
     spurious &= signed((seq + seglen) % WRAP - rev_ack) <= 0

@@ -22,37 +22,57 @@ from .tcp_flags import ACK_LOST_SEGMENT
 from .tcp_sides import ACK, I64, UNSET, Bools, Sides, signed
 
 
-def ack_lost(p: Sides, before: I64, probe: Bools, runs: I64, ack_changed: Bools) -> I64:
-    """The ACK_LOST_SEGMENT bit of each packet. `before` is each packet's side's nextseq
-    before it (unwrapped), `runs` the duplicate-ACK count of each packet's side after it and
-    `ack_changed` whether a packet's ACK number differs from its side's previous one."""
+class HoleState:
+    """How each side (group) ends the batch: an open hole's start (unwrapped; UNSET: none)
+    and whether an ACK past nextseq came since its ACK number last changed."""
+
+    def __init__(self, n_groups: int) -> None:
+        self.start = np.full(n_groups, UNSET, dtype=np.int64)
+        self.marker = np.zeros(n_groups, dtype=bool)
+
+
+def ack_lost(
+    p: Sides, before: I64, probe: Bools, runs: I64, ack_changed: Bools
+) -> tuple[I64, HoleState]:
+    """The ACK_LOST_SEGMENT bit of each packet, and how each side ends. `before` is each
+    packet's side's nextseq before it (unwrapped), `runs` the duplicate-ACK count of each
+    packet's side after it and `ack_changed` whether a packet's ACK number differs from its
+    side's previous one. A context row brings its side's open hole and marker along."""
     n = p.n
     out = np.zeros(n, dtype=np.int64)
+    state = HoleState(2 * p.count)
     if not n:
-        return out
+        return out, state
     after = np.where(probe, before, np.maximum(before, p.useq + p.length))  # nextseq after
-    acking = (p.rev >= 0) & ((p.flags & ACK) != 0)
+    acking = p.real & (p.rev >= 0) & ((p.flags & ACK) != 0)
     # an ACK on the other side's line: through that side's last packet before it
     ack_u = p.at(p.useq, p.rev) + signed(p.ack - p.at(p.seq, p.rev))
     other_next = p.at(after, p.rev, UNSET)  # the other side's nextseq when the ACK is sent
     acking &= other_next != UNSET
-    # holes: a segment that moves its side's nextseq without starting at it
-    opener = ~probe & (before != UNSET) & (p.useq != before) & (after > before)
+    # holes: a segment that moves its side's nextseq without starting at it, or one an
+    # earlier batch left open
+    opener = p.real & ~probe & (before != UNSET) & (p.useq != before) & (after > before)
+    opener |= p.ctx_hole
     openers = np.flatnonzero(opener)
     inside = np.zeros(n, dtype=bool)  # ACKs sent while the side they ack has a hole open
     passed = np.zeros(n, dtype=bool)  # the ACKs that go past a hole (flagged, close it)
     if len(openers):
-        start = before[openers]  # where each hole starts
+        start = np.where(p.ctx_hole, p.ctx_hole_u, before)[openers]  # where each hole starts
         close, by_ack = _closers(p, openers, start, ack_u, acking, probe)
         real = _chain(p.group[openers], openers, close)
         o, c, a = openers[real], close[real], by_ack[real]
         # the ACKs of the other side while a hole is open (the one that passes it included)
         inside = _spans(p, o, np.where(a, c + 1, c))
         passed[c[a & (c < n)]] = True
+        still_open = c >= n
+        state.start[p.group[o[still_open]]] = start[real][still_open]
     beyond = acking & ~inside & (ack_u > other_next)
+    # a context row is an ACK number change of its side, unless its marker says otherwise
+    changes = ack_changed | (~p.real & ~p.ctx_marker)
+    flagged, state.marker = _first_since_change(p, beyond, runs, changes)
     out[passed] = ACK_LOST_SEGMENT
-    out[_first_since_change(p, beyond, runs, ack_changed)] = ACK_LOST_SEGMENT
-    return out
+    out[flagged] = ACK_LOST_SEGMENT
+    return out, state
 
 
 def _closers(
@@ -63,7 +83,7 @@ def _closers(
     side past it, whichever comes first; and whether it was the ACK."""
     n = p.n
     g = p.group[openers]
-    fill = _first_match(p.group, p.useq, ~probe, g, start, openers, n)
+    fill = _first_match(p.group, p.useq, p.real & ~probe, g, start, openers, n)
     # ACKs of the side acking group g: the other side of the same flow
     acked_group = np.where(acking, p.flow * 2 + (1 - p.side), -1)
     passing = _first_above(acked_group, ack_u, g, start, openers, n)
@@ -149,28 +169,42 @@ def _spans(p: Sides, start: I64, stop: I64) -> Bools:
     return out
 
 
-def _first_since_change(p: Sides, beyond: Bools, runs: I64, ack_changed: Bools) -> I64:
+def _first_since_change(p: Sides, beyond: Bools, runs: I64, changes: Bools) -> tuple[I64, Bools]:
     """Of the ACKs past nextseq outside holes, those tshark flags: the acked side's duplicate
-    ACK count is 0 and no such ACK came since that side's ACK number last changed."""
+    ACK count is 0 and no such ACK came since that side's ACK number last changed; and per
+    side whether one came since (the marker a context row carries on)."""
+    # a marked context row stands for such an ACK before the batch
+    virtual = np.flatnonzero(p.ctx_marker)
     cand = np.flatnonzero(beyond)
-    if not len(cand):
-        return cand
-    acked = p.rev[cand]  # the acked side's last packet before the ACK
-    # the acked side's last ACK change at or before that packet
-    changes = np.flatnonzero(ack_changed)
-    changes = changes[np.lexsort((changes, p.group[changes]))]
-    change_group = p.group[changes]
+    acked = np.concatenate([virtual, p.rev[cand]])  # the acked side's last packet before
+    at = np.concatenate([virtual, cand])
+    is_real = np.r_[np.zeros(len(virtual), dtype=bool), np.ones(len(cand), dtype=bool)]
+    marker = np.zeros(2 * p.count, dtype=bool)
+    change_pos = np.flatnonzero(changes)
+    change_pos = change_pos[np.lexsort((change_pos, p.group[change_pos]))]
+    change_group = p.group[change_pos]
+    last_change_of = np.full(2 * p.count, -1, dtype=np.int64)
+    if len(change_pos):
+        np.maximum.at(last_change_of, change_group, change_pos)
+    if not len(at):
+        return at, marker
     acked_group = p.group[acked]
-    k = np.searchsorted(_keys(change_group, changes), _keys(acked_group, acked), side="right") - 1
+    # the acked side's last ACK change at or before that packet
+    k = np.searchsorted(_keys(change_group, change_pos), _keys(acked_group, acked), "right") - 1
     ok = k >= 0
     ok[ok] &= change_group[k[ok]] == acked_group[ok]
-    last_change = np.where(ok, changes[np.maximum(k, 0)], -1)
+    last_change = np.where(ok, change_pos[np.maximum(k, 0)], -1)
     # the previous candidate acking the same side
-    order = np.lexsort((cand, acked_group))
-    prev_cand = np.full(len(cand), -1, dtype=np.int64)
+    order = np.lexsort((at, acked_group))
+    prev_cand = np.full(len(at), -2, dtype=np.int64)
     sg = acked_group[order]
-    prev_sorted = np.where(np.r_[False, sg[1:] == sg[:-1]], np.r_[-1, cand[order][:-1]], -1)
+    prev_sorted = np.where(np.r_[False, sg[1:] == sg[:-1]], np.r_[-2, at[order][:-1]], -2)
     prev_cand[order] = prev_sorted
     fresh = prev_cand < last_change
-    flagged: I64 = cand[fresh & (p.at(runs, acked) == 0)]
-    return flagged
+    flagged: I64 = at[is_real & fresh & (p.at(runs, acked) == 0)]
+    # a side's marker at the end: its last candidate came after its last change
+    last_cand = np.full(2 * p.count, -1, dtype=np.int64)
+    np.maximum.at(last_cand, acked_group, at)
+    marker = last_cand > last_change_of
+    marker &= last_cand >= 0
+    return flagged, marker

@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .tcp_context import Context, FlowState, SideState
+
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
@@ -45,26 +47,58 @@ def first_per(group: I64, count: int, where: Bools) -> I64:
 
 
 class Sides:
-    """The analysable TCP packets of a frame (header whole, in a flow), sorted by flow."""
+    """The analysable TCP packets of a frame (header whole, in a flow), sorted by flow; with a
+    `context`, each side with a past first gets one context row (`real` False) standing for
+    its earlier packets. Flows are numbered 0..count-1 here (`flow_ids` maps them back)."""
 
-    def __init__(self, df: pd.DataFrame, flows: I64, forward: Bools) -> None:
+    def __init__(
+        self, df: pd.DataFrame, flows: I64, forward: Bools, context: Context | None = None
+    ) -> None:
         flags = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)
         seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)
         seglen = df["paylen"].to_numpy(dtype=np.int64, na_value=-1)
         # tshark analyses a segment once its header is whole (a short one raises first)
-        rows = np.flatnonzero((flows >= 0) & (flags >= 0) & (seq >= 0) & (seglen >= 0))
-        self.rows = rows[np.argsort(flows[rows], kind="stable")]
-        r = self.rows
-        self.n = n = len(r)
-        self.flow = flows[r]
-        self.count = int(self.flow.max()) + 1 if n else 0
-        self.side = forward[r].astype(np.int64)
+        real = np.flatnonzero((flows >= 0) & (flags >= 0) & (seq >= 0) & (seglen >= 0))
+        self.flow_ids, local = np.unique(flows[real], return_inverse=True)
+        self.count = len(self.flow_ids)
+        cols = {
+            "flow": local.astype(np.int64),
+            "side": forward[real].astype(np.int64),
+            "flags": flags[real],
+            "seq": seq[real],
+            "ack": df["tcp_ack"].to_numpy(dtype=np.int64, na_value=0)[real],
+            "seglen": seglen[real],
+            "ts": df["ts"].array.asi8[real],
+            "wscale": df["tcp_wscale"].to_numpy(dtype=np.int64, na_value=-1)[real],
+            "win": df["tcp_window"].to_numpy(dtype=np.int64, na_value=0)[real],
+            "rows": real,
+        }
+        ctx_sides, self.past = self._context(context)
+        k = len(ctx_sides)
+        if k:
+            c = ctx_sides
+            extra = {
+                "flow": np.searchsorted(self.flow_ids, c.key // 2),
+                "side": c.key % 2,
+                "flags": np.full(k, ACK, dtype=np.int64),  # a plain ACK: no SYN, FIN or RST
+                "seq": c.seq,
+                "ack": c.ack,
+                "seglen": np.zeros(k, dtype=np.int64),
+                "ts": c.ts,
+                "wscale": np.full(k, -1, dtype=np.int64),
+                "win": np.zeros(k, dtype=np.int64),
+                "rows": np.full(k, -1, dtype=np.int64),
+            }
+            cols = {name: np.concatenate([extra[name], cols[name]]) for name in cols}
+        order = np.argsort(cols["flow"], kind="stable")  # context rows first in their flow
+        cols = {name: values[order] for name, values in cols.items()}
+        self.rows = cols["rows"]
+        self.real = self.rows >= 0
+        self.n = n = len(self.rows)
+        self.flow, self.side = cols["flow"], cols["side"]
         self.group = self.flow * 2 + self.side  # one side of one flow
-        self.flags = flags[r]
-        self.seq = seq[r]
-        self.ack = df["tcp_ack"].to_numpy(dtype=np.int64, na_value=0)[r]
-        self.seglen = seglen[r]
-        self.ts = df["ts"].array.asi8[r]
+        self.flags, self.seq, self.ack = cols["flags"], cols["seq"], cols["ack"]
+        self.seglen, self.ts = cols["seglen"], cols["ts"]
         self.pos = np.arange(n, dtype=np.int64)
         self._by_side: I64 | None = None
         mine = [last_index(self.flow, self.side == s) for s in (0, 1)]
@@ -79,11 +113,56 @@ class Sides:
         self.sfr = (self.flags & (SYN | FIN | RST)) != 0
         self.length = self.seglen + ((self.flags & (SYN | FIN)) != 0)  # SYN and FIN count one
         self.first_synack = first_per(self.flow, self.count, self.synack)
+        self.first_synack[self.past.synack] = -1  # seen in an earlier batch
         self.useq = self._unwrapped()
-        wscale = df["tcp_wscale"].to_numpy(dtype=np.int64, na_value=-1)[r]
-        window = df["tcp_window"].to_numpy(dtype=np.int64, na_value=0)[r]
-        self.window = window << self._shift(wscale)
-        self.scale_known = self._scale_known(wscale)
+        self._wscale = cols["wscale"]
+        self.window = cols["win"] << self._shift(cols["wscale"])
+        self.scale_known = self._scale_known(cols["wscale"])
+        # a context row's state: its side's nextseq (as its own end), when it was reached,
+        # its analysis bits, its run of duplicate ACKs, an open hole and the ACK marker
+        self.ctx = np.flatnonzero(~self.real)
+        self.when0 = np.full(n, -1, dtype=np.int64)
+        self.ctx_flags = np.zeros(n, dtype=np.int64)
+        self.ctx_runs = np.zeros(n, dtype=np.int64)
+        self.ctx_hole = np.zeros(n, dtype=bool)
+        self.ctx_hole_u = np.zeros(n, dtype=np.int64)
+        self.ctx_marker = np.zeros(n, dtype=bool)
+        if k:
+            where = np.argsort(order)[:k]  # where each context entry went
+            c = ctx_sides
+            self.length[where] = np.where(c.next_u == UNSET, 0, c.next_u)
+            self.window[where] = c.window
+            self.when0[where] = c.next_time
+            self.ctx_flags[where] = c.flags
+            self.ctx_runs[where] = c.runs
+            self.ctx_hole[where] = c.hole
+            self.ctx_hole_u[where] = c.hole_u
+            self.ctx_marker[where] = c.marker
+
+    def _context(self, context: Context | None) -> tuple[SideState, FlowState]:
+        """The context entries of the flows in this batch, and per local flow its past
+        (flows without one: no SYN-ACK, RTT 0, no SYN, no offers)."""
+        past = FlowState(
+            key=self.flow_ids,
+            synack=np.zeros(self.count, dtype=bool),
+            rtt=np.zeros(self.count, dtype=np.int64),
+            last_syn=np.full(self.count, -1, dtype=np.int64),
+            offer0=np.full(self.count, -1, dtype=np.int64),
+            offer1=np.full(self.count, -1, dtype=np.int64),
+        )
+        if context is None or not self.count:
+            return SideState.empty(), past
+        f = context.flows
+        at = np.searchsorted(self.flow_ids, f.key)
+        ok = (at < self.count) & (self.flow_ids[np.minimum(at, self.count - 1)] == f.key)
+        for name in ("synack", "rtt", "last_syn", "offer0", "offer1"):
+            getattr(past, name)[at[ok]] = getattr(f, name)[ok]
+        s = context.sides
+        flow = s.key // 2
+        at = np.searchsorted(self.flow_ids, flow)
+        ok = (at < self.count) & (self.flow_ids[np.minimum(at, self.count - 1)] == flow)
+        keep = np.flatnonzero(ok)
+        return s.take(keep[np.argsort(s.key[keep], kind="stable")]), past
 
     def at(self, values: I64, which: I64, missing: int = 0) -> I64:
         """`values` of the packets `which` points at (`missing` where it is -1)."""
@@ -113,6 +192,8 @@ class Sides:
         for s in (0, 1):
             mine = np.flatnonzero(self.syn & (self.side == s) & (wscale >= 0))[::-1]
             offer[s, self.flow[mine]] = wscale[mine]  # reversed: the first offer wins
+        earlier = np.stack([self.past.offer0, self.past.offer1])
+        offer = np.where(earlier >= 0, earlier, offer)  # an earlier batch's offer came first
         agreed = (offer[0] >= 0) & (offer[1] >= 0)
         return offer, agreed
 
@@ -128,11 +209,17 @@ class Sides:
     def _scale_known(self, wscale: I64) -> Bools:
         """Whether Wireshark knows the *other* side's scaling at each packet: that side's SYN
         offered it, or the SYN-ACK was seen (after which scaling is agreed or off)."""
-        known = self.pos > self.first_synack[self.flow]
-        for s in (0, 1):
+        known: Bools = self.pos > self.first_synack[self.flow]
+        for s, earlier in ((0, self.past.offer0), (1, self.past.offer1)):
             offered = first_per(self.flow, self.count, self.syn & (self.side == s) & (wscale >= 0))
+            offered[earlier >= 0] = -1
             known |= (self.side != s) & (self.pos > offered[self.flow])
         return known
+
+    def offers(self) -> tuple[I64, I64]:
+        """Per flow, the window-scale shift each side's SYN offered so far (-1: none)."""
+        offer, _ = self._offers(self._wscale)
+        return offer[0], offer[1]
 
     def next_seq(self, excluded: Bools) -> tuple[I64, I64, I64]:
         """Before each packet, its side's next expected sequence number: the highest seq + len
@@ -147,9 +234,12 @@ class Sides:
         starts = np.r_[True, self.group[order][1:] != self.group[order][:-1]]
         raised = (starts | np.r_[True, best_sorted[1:] > best_sorted[:-1]]) & (best_sorted != UNSET)
         reached = np.maximum.accumulate(np.where(raised, np.arange(self.n), -1))
-        when_sorted = np.where(reached >= 0, self.ts[order][np.maximum(reached, 0)], 0)
+        # the time of the packet that raised it (a context row knows its own, earlier time)
+        stamp = np.where(self.when0 >= 0, self.when0, self.ts)[order]
+        when_sorted = np.where(reached >= 0, stamp[np.maximum(reached, 0)], 0)
         when = np.empty(self.n, dtype=np.int64)
         when[order] = when_sorted
+        self.next_after, self.next_after_time = best, when  # after each packet
         before = self.at(best, self.prev, UNSET)
         unset = before == UNSET
         raw = np.where(unset, 0, (self.seq + (before - self.useq)) % WRAP)
@@ -159,13 +249,24 @@ class Sides:
         """Per flow, tshark's tcp.analysis.initial_rtt in ns (0 when unknown), and the position
         of the packet that set it: the first packet with ACK and without SYN after a SYN (the
         handshake's ACK, or a RST-ACK refusing it), less the time of the last SYN before it."""
-        pure_syn = (self.flags & (SYN | ACK)) == SYN
+        pure_syn = self.real & ((self.flags & (SYN | ACK)) == SYN)
         last_syn = last_index(self.flow, pure_syn)
-        acks = ((self.flags & (SYN | ACK)) == ACK) & (last_syn >= 0)
+        syn_time = np.where(
+            last_syn >= 0, self.at(self.ts, last_syn), self.past.last_syn[self.flow]
+        )
+        acks = self.real & ((self.flags & (SYN | ACK)) == ACK) & (syn_time >= 0)
         done = first_per(self.flow, self.count, acks)
         rtt = np.zeros(self.count, dtype=np.int64)
         ok = np.flatnonzero(done < self.n)
-        syn_at = last_syn[done[ok]]
-        good = syn_at >= 0
-        rtt[ok[good]] = self.ts[done[ok[good]]] - self.ts[syn_at[good]]
+        rtt[ok] = self.ts[done[ok]] - syn_time[done[ok]]
+        known = self.past.rtt > 0  # an earlier batch saw the handshake end
+        rtt[known], done[known] = self.past.rtt[known], -1
         return rtt, done
+
+    def last_syn_time(self) -> I64:
+        """Per flow, the time of the last SYN without ACK so far (-1: none)."""
+        pure_syn = self.real & ((self.flags & (SYN | ACK)) == SYN)
+        out = self.past.last_syn.copy()
+        rows = np.flatnonzero(pure_syn)
+        np.maximum.at(out, self.flow[rows], self.ts[rows])
+        return out

@@ -114,3 +114,23 @@ def test_no_tcp_gives_no_flags():
     assert not tcp_analysis(df, flows, sides).any()
     empty = df.iloc[:0]
     assert len(tcp_analysis(empty, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))) == 0
+
+
+@pytest.mark.parametrize("size", [1, 3, 64])
+def test_batch_by_batch_is_the_whole_file(size):
+    # what a live capture does: each batch analysed with the context the earlier ones left
+    from netlab.core.tcp_analysis import analyse_batch
+    from netlab.core.tcp_context import Context
+
+    for path in [*TROUBLE, netlab.demo_pcap("flows")]:
+        df = netlab.read_pcap(path)
+        flows, sides = assign_flows_and_sides(df)
+        whole = tcp_analysis(df, flows, sides)
+        context, got = Context.empty(), np.zeros(len(df), dtype=np.uint16)
+        for a in range(0, len(df), size):
+            b = min(len(df), a + size)
+            got[a:b], newer = analyse_batch(df.iloc[a:b], flows[a:b], sides[a:b], context)
+            context = context.updated(newer)
+        assert (got == whole).all(), (path.name, np.flatnonzero(got != whole)[:5] + 1)
+        tcp_flows = np.unique(flows[(df["proto"] == "TCP").fillna(False).to_numpy()])
+        assert context.flows.key.tolist() == tcp_flows.tolist()  # one entry per TCP flow
