@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     max_rows: int = Field(
         100_000, gt=0, le=20_000_000, description="Rows kept in a capture's rolling frame"
     )
+    max_flows: int = Field(
+        100_000,
+        gt=0,
+        le=10_000_000,
+        description="Flows kept in a capture's live flow table; when full the longest idle "
+        "one is dropped first (counted as evicted)",
+    )
     max_age: float = Field(
         0.0,
         ge=0,

@@ -19,10 +19,8 @@ import pandas as pd
 
 from ..config import Settings
 from ..core.alerts import Alert, Detector
-from ..core.annotate import annotate
 from ..core.batch import Batch
 from ..core.detectors import WindowFunction
-from ..core.flow_table import ACTIVE_TIMEOUT, IDLE_TIMEOUT, Timeout, flows
 from ..core.frame import RollingFrame
 from ..errors import CaptureError
 from ..lifecycle import Lifecycle
@@ -30,6 +28,7 @@ from ..packets import ATTR
 from ..sources.base import Chunk, Source
 from ..sources.factory import make_source
 from .alerts import CaptureAlerts
+from .flows import LiveFlows
 from .pipeline import Pipeline
 from .recording import Recording
 from .stats import CaptureStats, Counters
@@ -64,6 +63,7 @@ class Capture:
         self.packets = source.packet_store(self.settings.keep_bytes_mb << 20)
         self.frame.attrs[ATTR] = self.packets
         self._counters = Counters()
+        self.flows = LiveFlows(self.settings.max_flows, self._counters.error)
         self._pipeline = Pipeline(
             source,
             self.frame,
@@ -73,6 +73,7 @@ class Capture:
             interval=self.settings.batch_interval,
             offer=self._offer,
             report=self._counters.error,
+            annotate=self.flows.annotate,
         )
         self._life = Lifecycle("capture")
         self._lock = threading.Lock()
@@ -250,20 +251,11 @@ class Capture:
         return self._alerts.add(detector, window=window, every=every, name=name)
 
     # state ---------------------------------------------------------------------------------
-    def snapshot(self, last: int | None = None) -> pd.DataFrame:
-        """The packets in the rolling frame (the newest `last`), with their `flow` and
-        `tcp_analysis` worked out over those packets: flows are numbered within them, and a
-        flow whose start has left the frame is analysed from where the frame begins."""
-        return annotate(self.frame.snapshot(last=last))
-
-    def flows(
-        self,
-        *,
-        idle_timeout: Timeout = IDLE_TIMEOUT,
-        active_timeout: float | None = ACTIVE_TIMEOUT,
-    ) -> pd.DataFrame:
-        """`netlab.flows()` of the packets in the rolling frame (see `snapshot`)."""
-        return flows(self.snapshot(), idle_timeout=idle_timeout, active_timeout=active_timeout)
+    def subscribe_flows(self, callback: Callable[[pd.DataFrame], object]) -> Callable[[], None]:
+        """Call `callback(ended)` with each batch of flows that end (idle or active too long,
+        a port reused, or dropped for room), as `netlab.flows()` rows; returns the call that
+        unsubscribes. It runs in the decoder thread: keep it quick."""
+        return self.flows.subscribe(callback)
 
     @property
     def source(self) -> Source:

@@ -40,6 +40,7 @@ class Pipeline:
         interval: float,
         offer: Callable[[Batch], None],
         report: Callable[[str], None],
+        annotate: Callable[[Batch], Batch] | None = None,
     ) -> None:
         self.source = source
         self.frame = frame
@@ -49,6 +50,7 @@ class Pipeline:
         self.raw_sinks: list[Callable[[Chunk], object]] = []
         self._offer = offer
         self._report = report
+        self._annotate = annotate  # the flow table: sets each batch's flow and tcp_analysis
         self._backlog: queue.Queue[Chunk | None] = queue.Queue(backlog)
         self._stop = threading.Event()
         self.ready = threading.Event()
@@ -179,6 +181,11 @@ class Pipeline:
                 self.counters.add_dropped(len(chunk))
                 self._report(f"decoding {len(chunk)} frames failed: {type(exc).__name__}: {exc}")
                 continue
+            if self._annotate is not None:
+                try:
+                    batch = self._annotate(batch)
+                except Exception as exc:  # noqa: BLE001 - the rows are kept without flows
+                    self._report(f"flow table: {type(exc).__name__}: {exc}")
             version = self.frame.append(batch)
             self.counters.add_decoded(len(batch), int(batch.values["length"].sum()))
             self._offer(batch.with_first_version(version - len(batch) + 1))

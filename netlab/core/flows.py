@@ -49,7 +49,9 @@ def assign_flows_and_sides(df: pd.DataFrame) -> tuple[I64, npt.NDArray[np.bool_]
     forward = a <= b
     lo, hi = np.where(forward, a, b), np.where(forward, b, a)
     key = _combine(_combine(proto, lo), hi)
-    segment = _tcp_reuse(df, key, forward)
+    flags = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)
+    seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)
+    segment = tcp_reuse(flags, seq, key, forward)
     group = _combine(key, segment)
     rows = np.flatnonzero(has)
     # number flows in order of their first packet
@@ -69,10 +71,9 @@ def _combine(a: I64, b: I64) -> I64:
     return pd.factorize(da * max(len(uniques), 1) + db.astype(np.int64))[0].astype(np.int64)
 
 
-def _tcp_reuse(df: pd.DataFrame, key: I64, forward: npt.NDArray[np.bool_]) -> I64:
-    """For each row, how many times its 5-tuple was reused by a new SYN before it."""
-    flags = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)
-    seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)
+def tcp_reuse(flags: I64, seq: I64, key: I64, forward: npt.NDArray[np.bool_]) -> I64:
+    """For each row (TCP flags and seq, -1 where none; its 5-tuple's code and side), how many
+    times its 5-tuple was reused by a new SYN before it."""
     syn = (flags >= 0) & ((flags & (SYN | ACK)) == SYN)
     side = key * 2 + forward.astype(np.int64)  # one 5-tuple, one direction
     order = np.argsort(side, kind="stable")  # by side, then in capture order
@@ -86,13 +87,13 @@ def _tcp_reuse(df: pd.DataFrame, key: I64, forward: npt.NDArray[np.bool_]) -> I6
     prev_syn = np.where(prev_syn >= base_idx, prev_syn, -1)
     base = np.where(prev_syn >= 0, s_seq[np.maximum(prev_syn, 0)], s_seq[base_idx])
     new = s_syn & ~starts & (s_seq != base)
-    reused = np.zeros(len(df), dtype=np.int64)
+    reused = np.zeros(len(flags), dtype=np.int64)
     reused[order[new]] = 1
     # a reuse starts a new flow for both directions of the 5-tuple, from that packet on
     k_order = np.argsort(key, kind="stable")
     count = np.cumsum(reused[k_order])
     restart = np.r_[True, key[k_order][1:] != key[k_order][:-1]]
     offset = np.maximum.accumulate(np.where(restart, count - reused[k_order], 0))
-    out = np.empty(len(df), dtype=np.int64)
+    out = np.empty(len(flags), dtype=np.int64)
     out[k_order] = count - offset
     return out

@@ -66,6 +66,35 @@ PORTS: dict[int, str] = {
 }
 
 
+def content_services(
+    sub: pd.DataFrame, f: npt.NDArray[np.int64], count: int
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]:
+    """Per flow, the service its packets show (a TLS ClientHello, an HTTP request, a DNS
+    message; None), and whether they showed one."""
+    out = np.full(count, None, dtype=object)
+    found = np.zeros(count, dtype=bool)
+    text = sub["summary"].astype(object).fillna("").astype(str)
+    methods = tuple(m.decode() for m in HTTP_METHODS)
+    content = {
+        "dns": sub["dns_qname"].notna() | text.str.startswith("Standard query"),
+        "http": sub["http_host"].notna() | text.str.startswith(methods),
+        "tls": sub["tls_sni"].notna() | text.str.startswith("Client Hello"),
+    }
+    for name, shows in content.items():  # later ones win: a TLS flow may have DNS-like bytes
+        rows = np.flatnonzero(shows.to_numpy())
+        out[f[rows]] = name
+        found[f[rows]] = True
+    return out, found
+
+
+def port_services(
+    sport: npt.NDArray[np.int64], dport: npt.NDArray[np.int64]
+) -> npt.NDArray[np.object_]:
+    """The service the responder's port suggests, else the originator's (None)."""
+    by_port = pd.Series(dport).map(PORTS)
+    return by_port.where(by_port.notna(), pd.Series(sport).map(PORTS)).to_numpy(dtype=object)
+
+
 def services(
     sub: pd.DataFrame,
     f: npt.NDArray[np.int64],
@@ -73,20 +102,6 @@ def services(
     sport: npt.NDArray[np.int64],
     dport: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.object_]:
-    """Per flow: the service its packets show (a TLS ClientHello, an HTTP request, a DNS
-    message), else the one its responder's port suggests (then the originator's); None."""
-    out = np.full(count, None, dtype=object)
-    by_port = pd.Series(dport).map(PORTS).where(lambda s: s.notna(), pd.Series(sport).map(PORTS))
-    out[:] = by_port.to_numpy(dtype=object)
-    summary = sub["summary"].astype(object)
-    text = summary.fillna("").astype(str)
-    content = {
-        "dns": sub["dns_qname"].notna() | text.str.startswith("Standard query"),
-        "http": sub["http_host"].notna()
-        | text.str.startswith(tuple(m.decode() for m in HTTP_METHODS)),
-        "tls": sub["tls_sni"].notna() | text.str.startswith("Client Hello"),
-    }
-    for name, shows in content.items():  # later ones win: a TLS flow may have DNS-like bytes
-        rows = np.flatnonzero(shows.to_numpy())
-        out[np.unique(f[rows])] = name
-    return out
+    """Per flow: the service its packets show, else the one its ports suggest; None."""
+    shown, found = content_services(sub, f, count)
+    return np.where(found, shown, port_services(sport, dport))

@@ -27,9 +27,11 @@ def history(
     retransmitted: Bools,
     zero_window: Bools,
     count: int,
+    already: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.bool_]]:
     """Per flow (0..count-1, packets in capture order): the history string, and a (count, 16)
-    table of which letters (LETTERS, originator then responder) occurred."""
+    table of which letters (LETTERS, originator then responder) occurred. Letters `already`
+    seen (in an earlier batch) are left out of the string, and kept in the table."""
     tcp = flags >= 0
     events = [
         tcp & ((flags & (SYN | ACK)) == SYN),
@@ -49,9 +51,13 @@ def history(
             rows = np.flatnonzero(happened & side)
             np.minimum.at(first[:, letter], flow[rows], pos[rows])
     seen = first < n
+    if already is not None:
+        first[already] = n  # written before: not again
+        seen = seen | already
     codes = np.frombuffer((LETTERS + LETTERS.lower()).encode(), dtype=np.uint8)
     order = np.argsort(first, axis=1, kind="stable")
-    chars = np.where(np.take_along_axis(seen, order, axis=1), codes[order], 0).astype(np.uint8)
+    new = first < n
+    chars = np.where(np.take_along_axis(new, order, axis=1), codes[order], 0).astype(np.uint8)
     # 16 bytes a row, NUL after the last letter: numpy reads them as strings of up to 16
     text = np.ascontiguousarray(chars).view("S16").ravel().astype(str)
     return text, seen

@@ -210,10 +210,10 @@ def get_flows(
     request: Request,
     limit: int = Query(1000, ge=1, le=100_000),
 ) -> dict[str, Any]:
-    """The flows of the packets the server holds (netlab.flows of its rolling frame), the
+    """The capture's live flow table (the flows not ended yet, as netlab.flows rows), the
     `limit` most recently active, in flow order; times in ISO 8601, missing values null."""
     capture = served(request).capture
-    table = capture.flows()
+    table = capture.flows.snapshot()
     if len(table) > limit:
         table = table.nlargest(limit, "last").sort_index()
     rows = json.loads(table.to_json(orient="records", date_format="iso", date_unit="ns"))

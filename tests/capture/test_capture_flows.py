@@ -50,7 +50,7 @@ def test_live_flows_of_curl_and_udp(tmp_path, free_udp_port):
                     s.sendto(b"netlab%d" % i, ("127.0.0.1", free_udp_port))
 
             def done() -> bool:
-                table = cap.flows()
+                table = cap.flows.snapshot()
                 states = dict(
                     zip(table["proto"].astype(str), table["state"].astype(str), strict=True)
                 )
@@ -59,9 +59,9 @@ def test_live_flows_of_curl_and_udp(tmp_path, free_udp_port):
                     states.get("TCP") == "SF" and len(udp) == 1 and udp["orig_packets"].sum() == 20
                 )
 
-            assert _until(done), cap.flows()
-            table = cap.flows()
-            packets = cap.snapshot()
+            assert _until(done), cap.flows.snapshot()
+            table = cap.flows.snapshot()
+            packets = cap.frame.snapshot()
     finally:
         server.shutdown()
         server.server_close()

@@ -605,11 +605,11 @@ def test_flows_from_the_server_and_from_a_remote_capture_agree(tmp_path):
             _poll(lambda: served.frame.version, lambda v: v >= total)
             _poll(lambda: remote.frame.version, lambda v: v >= total - 100 and v > 1000)
             time.sleep(1.0)
-            theirs = remote.flows()
+            theirs = remote.flows.snapshot()
             received = remote.frame.snapshot()
         got = httpx.get(f"{srv.url}/flows", params={"limit": 100_000}).json()["flows"]
         newest = httpx.get(f"{srv.url}/flows", params={"limit": 5}).json()["flows"]
-        expected = served.flows()
+        expected = served.flows.snapshot()
         rows = served.frame.snapshot()
     finally:
         srv.stop()

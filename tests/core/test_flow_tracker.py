@@ -1,0 +1,95 @@
+"""The live flow table: batch by batch it is netlab.flows() of the whole capture; it ends
+flows by the timeouts and stays within its bound under a SYN flood."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import netlab
+from netlab.core.flow_tracker import FlowTracker
+
+TROUBLE = Path(__file__).resolve().parent.parent / "data" / "tcp_trouble"
+
+
+def _feed(tracker: FlowTracker, df: pd.DataFrame, size: int):
+    flows, flags, ended = [], [], []
+    for a in range(0, len(df), size):
+        f, fl, done = tracker.update(df.iloc[a : a + size])
+        flows.append(f)
+        flags.append(fl)
+        ended.append(done)
+    return np.concatenate(flows), np.concatenate(flags), ended
+
+
+def _comparable(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.drop(columns=["part"]).sort_values("flow").reset_index(drop=True)
+    return table.astype(object).where(table.notna(), None)
+
+
+@pytest.mark.parametrize(("size", "limit"), [(1, 250), (7, 2000), (500, None)])
+def test_batch_by_batch_it_is_flows_of_the_whole_capture(size, limit):
+    # (a batch costs some milliseconds whatever its size: the tiny ones on a prefix only)
+    for path in [*sorted(TROUBLE.glob("*.pcap")), netlab.demo_pcap("flows")]:
+        df = netlab.read_pcap(path, limit=limit)
+        tracker = FlowTracker(10**6, idle_timeout=None, active_timeout=None)
+        flows, flags, ended = _feed(tracker, df, size)
+        assert (flows == df["flow"].fillna(-1).to_numpy()).all(), path.name
+        assert (flags == df["tcp_analysis"].to_numpy()).all(), path.name
+        got = _comparable(pd.concat([*ended, tracker.snapshot()]))
+        want = _comparable(netlab.flows(df, idle_timeout=None, active_timeout=None))
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_idle_flows_end_and_come_back_as_new_flows():
+    df = netlab.read_pcap(TROUBLE / "keep_alive.pcap")  # one connection, quiet for seconds
+    tracker = FlowTracker(100, idle_timeout=0.5, active_timeout=None)
+    flows, _, ended = _feed(tracker, df, 1)
+    done = pd.concat(ended)
+    assert len(done) >= 2 and done["flow"].is_monotonic_increasing
+    assert len(np.unique(flows)) == len(done) + len(tracker)  # each quiet spell: a new flow
+    assert done["history"].iloc[0].startswith("ShAD")  # the first one saw the handshake
+    assert tracker.ended == len(done) and tracker.evicted == 0
+
+
+def test_a_syn_flood_against_a_bounded_table():
+    syn = netlab.read_pcap(netlab.demo_pcap("flows")).iloc[:1]  # a real SYN, as a template
+    n = 100_000
+    frames = []
+    head = bytearray(b"\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00")
+    for k in range(n):
+        ip = struct.pack(
+            ">BBHHHBBH4s4s",
+            0x45,
+            0,
+            40,
+            0,
+            0,
+            64,
+            6,
+            0,
+            struct.pack(">I", 0x0A000000 + k // 50000),
+            bytes([192, 0, 2, 1]),
+        )
+        tcp = struct.pack(">HHIIHHHH", 1024 + k % 50000, 80, k, 0, (5 << 12) | 0x002, 1024, 0, 0)
+        frames.append(bytes(head) + ip + tcp)
+    import synth
+
+    path = Path(pytest.importorskip("tempfile").mkdtemp()) / "flood.pcap"
+    synth.write_pcap(path, frames, step=1e-5)
+    df = netlab.read_pcap(path)
+    assert len(syn) == 1 and len(df) == n
+    tracker = FlowTracker(1000)
+    flows, flags, ended = _feed(tracker, df, 10_000)
+    assert len(tracker) <= 1000 and tracker.evicted == n - len(tracker)
+    assert len(np.unique(flows)) == n and not flags.any()
+    done = pd.concat(ended)
+    assert (done["state"] == "S0").all() and (done["history"] == "S").all()
+    per_flow = sum(v.nbytes for v in tracker.t.values()) + sum(
+        8 * len(v) for v in tracker.o.values()
+    )
+    assert per_flow / len(tracker) < 400  # numbers and pointers (the strings are shared)
