@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from ..capture import Capture
 from ..capture.subscription import Subscription
 from ..core.alerts import Alert
@@ -40,6 +42,9 @@ def stats_dict(capture: Capture) -> dict[str, Any]:
         "bytes_per_second": round(s.bytes_per_second, 1),
         "subscriber_drops": s.subscriber_drops,
         "rows": len(capture.frame),
+        "flows_active": capture.flows.active,
+        "flows_ended": capture.flows.ended,
+        "flows_evicted": capture.flows.evicted,
         "version": capture.frame.version,
         "problems": list(s.problems),
     }
@@ -72,6 +77,7 @@ class Broadcaster:
         self.sent_batches = 0
         self._sub: Subscription | None = None
         self._unalert: Callable[[], None] | None = None
+        self._unflows: Callable[[], None] | None = None
         self._interval = interval
         self._pending: list[str] = []  # encoded rows (JSON array texts without brackets)
         self._pending_version = 0
@@ -82,6 +88,7 @@ class Broadcaster:
         """Subscribe to the capture."""
         self._sub = self.capture.subscribe_batches(self._on_batch, maxsize=256)
         self._unalert = self.capture.on_alert(self._on_alert)
+        self._unflows = self.capture.subscribe_flows(self._on_flows)
 
     def stop(self) -> None:
         """Unsubscribe and tell every client to go."""
@@ -91,6 +98,9 @@ class Broadcaster:
         if self._unalert is not None:
             self._unalert()
             self._unalert = None
+        if self._unflows is not None:
+            self._unflows()
+            self._unflows = None
         if self._flush_at is not None:
             self._flush_at.cancel()
             self._flush_at = None
@@ -124,6 +134,10 @@ class Broadcaster:
         rows, self._pending = ",".join(self._pending), []
         self.sent_batches += 1
         self.publish(f'{{"type":"packets","version":{self._pending_version},"rows":[{rows}]}}')
+
+    def _on_flows(self, ended: pd.DataFrame) -> None:  # runs in the decoder thread
+        rows = ended.to_json(orient="records", date_format="iso", date_unit="ns")
+        self.publish_threadsafe(f'{{"type":"flows","flows":{rows}}}')
 
     def _on_alert(self, alert: Alert) -> None:  # runs in the detector thread
         self.publish_threadsafe(json.dumps({"type": "alert", **alert.to_dict()}, default=str))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -625,3 +626,28 @@ def test_flows_from_the_server_and_from_a_remote_capture_agree(tmp_path):
     assert len(theirs) == len(want) > 100
     for col in ("community_id", "history", "orig_bytes", "resp_payload", "retransmissions"):
         assert theirs[col].tolist() == want[col].tolist(), col
+
+
+def test_ended_flows_reach_websocket_clients():
+    # endings.pcap: a connection, then another from the same client port (a new ISN): the
+    # first ends when the second's SYN comes, and clients get it as a flows message
+    path = Path(__file__).resolve().parent.parent / "data" / "tcp_trouble" / "endings.pcap"
+    settings = _settings()
+    served = netlab.Capture(path, speed=1.0, loop=True, settings=settings)  # again and again
+    with ServerThread(served, settings) as srv, connect(srv.ws_url) as ws:
+        ended: list[dict] = []
+        deadline = time.monotonic() + 60
+        while not ended and time.monotonic() < deadline:
+            try:
+                message = json.loads(ws.recv(timeout=1))
+            except TimeoutError:
+                continue
+            if message["type"] == "flows":
+                ended += message["flows"]
+        stats = httpx.get(f"{srv.url}/stats").json()
+    reused = [f for f in ended if f["sport"] == 40404]
+    assert reused and all(f["state"] == "RSTO" and f["history"].startswith("ShA") for f in reused)
+    assert reused[0]["community_id"] == netlab.community_id(
+        6, "127.0.0.1", "127.0.0.1", 40404, 9004
+    )
+    assert stats["flows_ended"] >= 1 and stats["flows_evicted"] == 0
