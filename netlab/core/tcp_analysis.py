@@ -44,7 +44,11 @@ def tcp_analysis(df: pd.DataFrame, flows: I64, forward: Bools) -> npt.NDArray[np
 
     `flows` numbers each row's flow and `forward` tells its side, as
     `flows.assign_flows_and_sides` gives them."""
-    return analyse_batch(df, flows, forward, None)[0]
+    out = np.zeros(len(df), dtype=np.uint16)
+    p = Sides(df, flows, forward)
+    if p.n:
+        out[p.rows] = analyse(p, carry=False)[0].astype(np.uint16)
+    return out
 
 
 def analyse_batch(
@@ -77,9 +81,9 @@ def _probes(p: Sides) -> Bools:
     return probe
 
 
-def analyse(p: Sides) -> tuple[I64, Context]:
+def analyse(p: Sides, carry: bool = True) -> tuple[I64, Context]:
     """The flags of the packets of `p`, in its order (a context row keeps its side's), and
-    the state each side and flow is left in."""
+    (`carry`) the state each side and flow is left in."""
     seq, ack, seglen, window, sfr = p.seq, p.ack, p.seglen, p.window, p.sfr
     probe = _probes(p)
     nextseq, before, nextseq_time = p.next_seq(probe)
@@ -114,7 +118,7 @@ def analyse(p: Sides) -> tuple[I64, Context]:
     flags |= lost_acks
     flags |= _retransmissions(p, nextseq, nextseq_time, keep_alive, runs)
     flags[p.ctx] = p.ctx_flags[p.ctx]
-    return flags, carry_out(p, flags, runs, holes)
+    return flags, carry_out(p, flags, runs, holes) if carry else Context.empty()
 
 
 def _runs(p: Sides, dup: Bools, ack_changed: Bools) -> I64:
