@@ -6,10 +6,12 @@ missing and `tcp_analysis` 0; these are filled here for a whole frame at once.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .flows import assign_flows_and_sides
+from .flows import assign_flows_sides_reuse
 from .tcp_analysis import tcp_analysis
+from .tcp_flags import REUSED_PORTS
 
 
 def annotate(df: pd.DataFrame) -> pd.DataFrame:
@@ -17,7 +19,8 @@ def annotate(df: pd.DataFrame) -> pd.DataFrame:
     returns the frame."""
     if not len(df):
         return df
-    flows, sides = assign_flows_and_sides(df)
+    flows, sides, reused = assign_flows_sides_reuse(df)
     df["flow"] = pd.arrays.IntegerArray(flows, flows < 0)
-    df["tcp_analysis"] = tcp_analysis(df, flows, sides)
+    reused_bit = np.where(reused, REUSED_PORTS, 0).astype(np.uint16)
+    df["tcp_analysis"] = tcp_analysis(df, flows, sides) | reused_bit  # stays uint16
     return df

@@ -22,6 +22,7 @@ from .flows import tcp_reuse
 from .services import content_services
 from .tcp_analysis import analyse_batch
 from .tcp_context import Context
+from .tcp_flags import REUSED_PORTS
 from .zeek_state import LETTERS, history
 
 I64 = npt.NDArray[np.int64]
@@ -85,6 +86,7 @@ class FlowTracker:
         self.t: dict[str, npt.NDArray[np.int64]] = {c: np.zeros(0, np.int64) for c in _INTS}
         self.o: dict[str, npt.NDArray[np.object_]] = {c: np.zeros(0, object) for c in _OBJECTS}
         self._empty: pd.DataFrame | None = None
+        self._reusing: Bools = np.zeros(0, dtype=bool)  # this batch's port-reusing SYNs
 
     def __len__(self) -> int:
         return len(self.t["id"])
@@ -102,10 +104,12 @@ class FlowTracker:
         before = self._expire(int(ts.min()), np.zeros(0, dtype=np.int64))
         key, forward, has = self._keys(df)
         rows = np.flatnonzero(has)
+        self._reusing = np.zeros(len(rows), dtype=bool)  # set by _assign
         reused = np.zeros(0, dtype=np.int64)
         if len(rows):
             flow[rows], reused = self._assign(df, key[rows], forward[rows], rows)
         flags, newer = analyse_batch(df, flow, forward, self.context)
+        flags[rows[self._reusing]] |= REUSED_PORTS
         self.context = self.context.updated(newer)
         if len(rows):
             self._account(df, rows, flow[rows], forward[rows], flags[rows].astype(np.int64))
@@ -170,12 +174,13 @@ class FlowTracker:
         keep = bases >= 0
         k = int(keep.sum())
         code = pd.factorize(np.concatenate([ctx_key[keep], key]))[0].astype(np.int64)
-        segment = tcp_reuse(
+        segment, reusing = tcp_reuse(
             np.concatenate([np.full(k, SYN), flags]),
             np.concatenate([bases[keep], seq]),
             code,
             np.concatenate([ctx_forward[keep], forward]),
-        )[k:]
+        )
+        segment, self._reusing = segment[k:], reusing[k:]
         out = np.full(len(rows), -1, dtype=np.int64)
         cont = (known >= 0) & (segment == 0)
         out[cont] = self.t["id"][known[cont]]

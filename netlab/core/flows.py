@@ -34,10 +34,19 @@ def assign_flows(df: pd.DataFrame) -> I64:
 def assign_flows_and_sides(df: pd.DataFrame) -> tuple[I64, npt.NDArray[np.bool_]]:
     """Each row's flow number, and which of its flow's two sides sent it (True: the side with
     the lower endpoint code; a label, not the originator)."""
+    flows, forward, _ = assign_flows_sides_reuse(df)
+    return flows, forward
+
+
+def assign_flows_sides_reuse(
+    df: pd.DataFrame,
+) -> tuple[I64, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """As `assign_flows_and_sides`, and which rows are SYNs that reuse the ports of an earlier
+    flow (tshark's tcp.analysis.reused_ports)."""
     n = len(df)
     out = np.full(n, -1, dtype=np.int64)
     if not n:
-        return out, np.zeros(0, dtype=bool)
+        return out, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     src, dst = _endpoint_codes(df)
     sport = df["sport"].to_numpy(dtype=np.int64, na_value=-1)
     dport = df["dport"].to_numpy(dtype=np.int64, na_value=-1)
@@ -51,7 +60,7 @@ def assign_flows_and_sides(df: pd.DataFrame) -> tuple[I64, npt.NDArray[np.bool_]
     key = _combine(_combine(proto, lo), hi)
     flags = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)
     seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)
-    segment = tcp_reuse(flags, seq, key, forward)
+    segment, reused = tcp_reuse(flags, seq, key, forward)
     group = _combine(key, segment)
     rows = np.flatnonzero(has)
     # number flows in order of their first packet
@@ -61,7 +70,7 @@ def assign_flows_and_sides(df: pd.DataFrame) -> tuple[I64, npt.NDArray[np.bool_]
     rank = np.empty(len(firsts), dtype=np.int64)
     rank[np.argsort(first_row, kind="stable")] = np.arange(len(firsts))
     out[rows] = rank[inverse]
-    return out, forward
+    return out, forward, reused & has
 
 
 def _combine(a: I64, b: I64) -> I64:
@@ -71,9 +80,11 @@ def _combine(a: I64, b: I64) -> I64:
     return pd.factorize(da * max(len(uniques), 1) + db.astype(np.int64))[0].astype(np.int64)
 
 
-def tcp_reuse(flags: I64, seq: I64, key: I64, forward: npt.NDArray[np.bool_]) -> I64:
+def tcp_reuse(
+    flags: I64, seq: I64, key: I64, forward: npt.NDArray[np.bool_]
+) -> tuple[I64, npt.NDArray[np.bool_]]:
     """For each row (TCP flags and seq, -1 where none; its 5-tuple's code and side), how many
-    times its 5-tuple was reused by a new SYN before it."""
+    times its 5-tuple was reused by a new SYN before it, and whether it is such a SYN."""
     syn = (flags >= 0) & ((flags & (SYN | ACK)) == SYN)
     side = key * 2 + forward.astype(np.int64)  # one 5-tuple, one direction
     order = np.argsort(side, kind="stable")  # by side, then in capture order
@@ -96,4 +107,4 @@ def tcp_reuse(flags: I64, seq: I64, key: I64, forward: npt.NDArray[np.bool_]) ->
     offset = np.maximum.accumulate(np.where(restart, count - reused[k_order], 0))
     out = np.empty(len(flags), dtype=np.int64)
     out[k_order] = count - offset
-    return out
+    return out, reused.astype(bool)

@@ -16,6 +16,7 @@ WINDOW_UPDATE = 1 << 10
 KEEP_ALIVE_ACK = 1 << 11
 ZERO_WINDOW_PROBE = 1 << 12
 ZERO_WINDOW_PROBE_ACK = 1 << 13
+REUSED_PORTS = 1 << 14  # a SYN on the ports of an earlier connection (a new flow)
 
 FLAG_NAMES: dict[int, str] = {
     RETRANSMISSION: "retransmission",
@@ -32,6 +33,7 @@ FLAG_NAMES: dict[int, str] = {
     KEEP_ALIVE_ACK: "keep_alive_ack",
     ZERO_WINDOW_PROBE: "zero_window_probe",
     ZERO_WINDOW_PROBE_ACK: "zero_window_probe_ack",
+    REUSED_PORTS: "reused_ports",
 }
 BY_NAME: dict[str, int] = {name: bit for bit, name in FLAG_NAMES.items()}
 
