@@ -66,7 +66,7 @@ def _agreement(paths: list[Path]) -> dict[str, tuple[int, int, int, list[str]]]:
         ours = df["tcp_analysis"].to_numpy()  # read_pcap's column (core/annotate)
         flows, sides = assign_flows_and_sides(df)
         analysed = tcp_analysis(df, flows, sides)  # the same, less the reused-ports bit
-        assert (analysed == ours & ~tcp_flags.REUSED_PORTS).all(), path.name
+        assert (analysed == ours & (0xFFFF ^ tcp_flags.REUSED_PORTS)).all(), path.name
         for k, (mine, ref) in enumerate(zip(ours.tolist(), theirs, strict=True)):
             if ref is None:
                 continue
