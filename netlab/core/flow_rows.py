@@ -8,8 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from .community_id import community_id_array
-from .flow_table import FLOW_COLUMNS, PROTO_NUMBERS, Timeout
+from .flow_table import FLOW_COLUMNS, Timeout, typed
 from .services import port_services
 from .tcp_context import Context
 from .zeek_state import LETTERS, conn_state
@@ -75,13 +74,7 @@ def flow_rows(
         },
         columns=list(FLOW_COLUMNS),
     )
-    for col in ("proto", "src", "dst", "state", "service", "server_name"):
-        table[col] = table[col].astype("category")
-    for col in ("sport", "dport"):
-        table[col] = table[col].astype("UInt16")
-    table["history"] = table["history"].astype("string")
-    table["community_id"] = table["community_id"].astype("string")
-    return table
+    return typed(table)
 
 
 def timeouts(timeout: Timeout, proto: npt.NDArray[np.object_]) -> npt.NDArray[np.float64]:
@@ -94,29 +87,3 @@ def timeouts(timeout: Timeout, proto: npt.NDArray[np.object_]) -> npt.NDArray[np
     cat = pd.Categorical(proto)
     table = [float(timeout.get(str(name), default)) for name in cat.categories]
     return np.asarray([*table, default], dtype=np.float64)[np.asarray(cat.codes)]
-
-
-def first_names(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.object_]:
-    out = np.full(count, None, dtype=object)
-    for col in ("dns_qname", "http_host", "tls_sni"):  # the later ones win
-        values = sub[col]
-        has = values.notna().to_numpy()
-        if has.any():
-            named = pd.Series(values.to_numpy()[has]).groupby(f[has]).first()
-            out[named.index.to_numpy()] = named.to_numpy()
-    return out
-
-
-def community_ids(head: pd.DataFrame) -> list[str | None]:
-    mapped = head["proto"].astype(object).map(PROTO_NUMBERS).fillna(-1)
-    number = np.asarray(mapped, dtype=np.int64)
-    icmp = np.isin(number, (1, 58))
-
-    def ints(col: str) -> I64:
-        return np.asarray(head[col].to_numpy(dtype=np.int64, na_value=-1))
-
-    sport = np.where(icmp, ints("icmp_type"), ints("sport"))
-    dport = np.where(icmp, ints("icmp_code"), ints("dport"))
-    src = [None if pd.isna(x) else str(x) for x in head["src"].astype(object)]
-    dst = [None if pd.isna(x) else str(x) for x in head["dst"].astype(object)]
-    return community_id_array(number, src, dst, sport, dport)

@@ -223,10 +223,15 @@ def _table(
             "dup_acks": flagged(tcp_flags.DUPLICATE_ACK),
             "zero_windows": flagged(tcp_flags.ZERO_WINDOW),
             "service": services(sub, f, count, head_sport, head_dport),
-            "server_name": _first_text(sub, f, count),
-            "community_id": _community_ids(head),
+            "server_name": first_names(sub, f, count),
+            "community_id": community_ids(head),
         }
     )
+    return typed(table)
+
+
+def typed(table: pd.DataFrame) -> pd.DataFrame:
+    """A flows table with its columns' dtypes: categories, UInt16 ports, strings."""
     for col in ("proto", "src", "dst", "state", "service", "server_name"):
         table[col] = table[col].astype("category")
     for col in ("sport", "dport"):
@@ -254,7 +259,7 @@ def _rtt(
     return out
 
 
-def _first_text(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.object_]:
+def first_names(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.object_]:
     """Each flow's first TLS SNI, else HTTP Host, else DNS query name (None without)."""
     out = np.full(count, None, dtype=object)
     for col in ("dns_qname", "http_host", "tls_sni"):  # the later ones win
@@ -267,7 +272,7 @@ def _first_text(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.object_
     return out
 
 
-def _community_ids(head: pd.DataFrame) -> list[str | None]:
+def community_ids(head: pd.DataFrame) -> list[str | None]:
     """Community ID v1 (seed 0) of each row's originating packet; None without addresses."""
     mapped = head["proto"].astype(object).map(PROTO_NUMBERS).fillna(-1)
     number = np.asarray(mapped, dtype=np.int64)

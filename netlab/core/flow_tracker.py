@@ -16,8 +16,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import tcp_flags
-from .flow_rows import community_ids, first_names, flow_rows, timeouts
-from .flow_table import ACTIVE_TIMEOUT, IDLE_TIMEOUT, Timeout
+from .flow_rows import flow_rows, timeouts
+from .flow_table import ACTIVE_TIMEOUT, IDLE_TIMEOUT, Timeout, community_ids, first_names
 from .flows import tcp_reuse
 from .services import content_services
 from .tcp_analysis import analyse_batch
