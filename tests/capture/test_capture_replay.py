@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -158,9 +159,13 @@ def test_a_slow_subscriber_loses_only_its_own_batches():
     slow_seen: list[int] = []
     merged_index_ok = True
 
+    release = threading.Event()
+
     def slow(batch):
         nonlocal merged_index_ok
-        time.sleep(0.02)
+        # held up until the fast subscriber has every row: its queue of 4 must overflow then,
+        # however fast or loaded the machine is (a sleep here raced the decoder)
+        release.wait(60)
         slow_seen.append(len(batch))
         merged_index_ok = merged_index_ok and batch["number"].tolist() == batch.index.tolist()
 
@@ -168,10 +173,11 @@ def test_a_slow_subscriber_loses_only_its_own_batches():
     fast = cap.subscribe(lambda b: got.extend(b.index.tolist()), maxsize=1000)
     lagging = cap.subscribe(slow, maxsize=4, every=0.05)  # merged batches, at most 20 a second
     with cap:
-        assert cap.wait(60)
         deadline = time.monotonic() + 60
         while len(got) < 5000 and time.monotonic() < deadline:
             time.sleep(0.01)
+        release.set()
+        assert cap.wait(60)  # the end of the source, through every subscriber
     # Had the slow subscriber held the capture up, its queue would never overflow: it lost
     # batches of its own (lagging.dropped, below) while the capture kept every row.
     assert cap.stats.decoded == 5000 and cap.stats.dropped_netlab == 0
