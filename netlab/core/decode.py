@@ -26,6 +26,10 @@ from .tcp import TcpFields, read_tcp
 
 _IPV6_EXT = (0, 43, 60, 44, 51)
 _TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
+# ICMP messages with an identifier at bytes 4-5 (tshark's icmp.ident, icmpv6.echo.identifier):
+# echo, timestamp, information and address mask requests and replies; ICMPv6 echo
+_ICMP_IDENT = np.array([0, 8, 13, 14, 15, 16, 17, 18])
+_ICMP6_IDENT = np.array([128, 129])
 _HTTP_METHODS = np.array([int.from_bytes(m, "big") for m in payload.HTTP_METHODS])
 
 
@@ -38,6 +42,7 @@ class Decoded:
         self.tp = neg.copy()  # transport protocol number after the outermost IP header
         self.sport, self.dport, self.flags = neg.copy(), neg.copy(), neg.copy()
         self.ttl, self.icmp_type, self.icmp_code = neg.copy(), neg.copy(), neg.copy()
+        self.icmp_id = neg.copy()
         self.payload, self.payload_end = neg.copy(), neg.copy()
         self.wire_end = neg.copy()  # where the IP packet ends on the wire (captured or not)
         self.fragment = np.zeros(n, dtype=bool)  # a later IP fragment: no transport header
@@ -130,6 +135,10 @@ def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> 
     icmp = live & np.isin(tp, (_ICMP, _ICMP6)) & (l4 + 2 <= ip_end)
     d.icmp_type[rows] = np.where(icmp, h[:, 0].astype(np.int64), -1)
     d.icmp_code[rows] = np.where(icmp, h[:, 1].astype(np.int64), -1)
+    kind = h[:, 0]
+    ident = icmp & (l4 + 6 <= ip_end)
+    ident &= np.where(tp == _ICMP, np.isin(kind, _ICMP_IDENT), np.isin(kind, _ICMP6_IDENT))
+    d.icmp_id[rows] = np.where(ident, _be(h, 4, 2), -1)
     d.payload_end[rows] = ip_end
 
 
@@ -306,6 +315,7 @@ def _assemble(
         "vlan": vlan,
         "icmp_type": d.icmp_type,
         "icmp_code": d.icmp_code,
+        "icmp_id": d.icmp_id,
         # on the wire, as tshark's tcp.len: from the IP length, even where the capture cut it
         "paylen": np.where(d.payload >= 0, d.wire_end - d.payload, -1),
         "flow": np.full(n, -1, dtype=np.int64),  # numbered across packets: see core/annotate

@@ -18,7 +18,7 @@ import pandas as pd
 from . import tcp_flags
 from .flow_rows import flow_rows, timeouts
 from .flow_table import ACTIVE_TIMEOUT, IDLE_TIMEOUT, Timeout, community_ids, first_names
-from .flows import tcp_reuse
+from .flows import flow_ports, tcp_reuse
 from .services import content_services
 from .tcp_analysis import analyse_batch
 from .tcp_context import Context
@@ -134,8 +134,8 @@ class FlowTracker:
         dst, has_dst = _text_hash(df["dst"])
         proto, _ = _text_hash(df["proto"])
         one = np.uint64(1)
-        sport = df["sport"].to_numpy(dtype=np.int64, na_value=-1).astype(np.uint64) + one
-        dport = df["dport"].to_numpy(dtype=np.int64, na_value=-1).astype(np.uint64) + one
+        ports = flow_ports(df)
+        sport, dport = ports[0].astype(np.uint64) + one, ports[1].astype(np.uint64) + one
         a, b = _mix(src, sport), _mix(dst, dport)
         forward = a <= b
         lo, hi = np.where(forward, a, b), np.where(forward, b, a)

@@ -2,8 +2,10 @@
 
 As tshark's `tcp.stream` and `udp.stream`: a bidirectional 5-tuple of the outermost headers,
 and a new TCP flow when a SYN (without ACK) reuses the ports with another initial sequence
-number than the one its side started with (a retransmitted SYN stays in its flow). Packets
-with addresses but no ports are grouped by address pair and protocol. One number space for
+number than the one its side started with (a retransmitted SYN stays in its flow). ICMP
+queries and their replies (echo, timestamp, ...) are keyed by their identifier, as if it were
+both ports, so each ping run is a flow. Packets with addresses but no ports (ICMP errors
+among them) are grouped by address pair and protocol. One number space for
 every protocol, numbered from 0 in order of each flow's first packet; -1 without addresses.
 """
 
@@ -24,6 +26,16 @@ def _endpoint_codes(df: pd.DataFrame) -> tuple[I64, I64]:
     )
     codes = np.asarray(both.codes, dtype=np.int64)
     return codes[: len(df)], codes[len(df) :]
+
+
+def flow_ports(df: pd.DataFrame) -> tuple[I64, I64]:
+    """The two port numbers of each row's flow key (-1: none): the transport ports, or an ICMP
+    query's identifier on both sides."""
+    ident = df["icmp_id"].to_numpy(dtype=np.int64, na_value=-1)
+    sport = df["sport"].to_numpy(dtype=np.int64, na_value=-1)
+    dport = df["dport"].to_numpy(dtype=np.int64, na_value=-1)
+    query = ident >= 0
+    return np.where(query, ident, sport), np.where(query, ident, dport)
 
 
 def assign_flows(df: pd.DataFrame) -> I64:
@@ -48,8 +60,7 @@ def assign_flows_sides_reuse(
     if not n:
         return out, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
     src, dst = _endpoint_codes(df)
-    sport = df["sport"].to_numpy(dtype=np.int64, na_value=-1)
-    dport = df["dport"].to_numpy(dtype=np.int64, na_value=-1)
+    sport, dport = flow_ports(df)
     proto = pd.factorize(df["proto"].astype(object).fillna(""))[0].astype(np.int64)
     has = (src >= 0) & (dst >= 0)
     # the endpoint (address, port) of each side, and which side is "lower": a direction-free key

@@ -314,6 +314,13 @@ COLUMNS: tuple[Column, ...] = (
     Column("vlan", Kind.OPT_INT, "uint16", "vlan.id", "Outermost 802.1Q VLAN id"),
     Column("icmp_type", Kind.OPT_INT, "uint8", "icmp.type/icmpv6.type", "ICMP/ICMPv6 type"),
     Column("icmp_code", Kind.OPT_INT, "uint8", "icmp.code/icmpv6.code", "ICMP/ICMPv6 code"),
+    Column(
+        "icmp_id",
+        Kind.OPT_INT,
+        "uint16",
+        "icmp.ident/icmpv6.echo.identifier",
+        "ICMP identifier (echo, timestamp, mask and information messages; ICMPv6 echo)",
+    ),
     Column("dns_qname", Kind.TEXT, "", "dns.qry.name", "First DNS question name"),
     Column(
         "tls_sni",

@@ -164,3 +164,62 @@ def test_a_flow_counts_sum_to_its_packets():
     assert (table["last"] >= table["first"]).all() and np.allclose(table["duration"], span)
     syn = table[(table["proto"] == "TCP") & (table["dport"] == 443)]
     assert len(syn) and (syn["orig_packets"] > 0).all()  # the client, who sent the SYN, first
+
+
+ICMP_QUERIES = {"ICMP": {0, 8, 13, 14, 15, 16, 17, 18}, "ICMPv6": {128, 129}}
+
+
+def _icmp(path: Path) -> pd.DataFrame:
+    fields = ["_ws.col.Protocol", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst"]
+    fields += ["icmp.type", "icmp.ident", "icmp.resp_to"]
+    fields += ["icmpv6.type", "icmpv6.echo.identifier", "icmpv6.resp_to"]
+    args = ["tshark", "-r", str(path), "-T", "fields", "-E", "occurrence=f"]
+    for f in fields:
+        args += ["-e", f]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=120).stdout
+    df = pd.DataFrame([line.split("\t") for line in out.splitlines()], columns=fields)
+    return df[df["_ws.col.Protocol"] != "PCAPNG"].reset_index(drop=True)
+
+
+@needs_tshark
+@pytest.mark.slow
+def test_icmp_queries_are_flows_by_identifier_as_tshark_pairs_them():
+    """icmp_id is tshark's icmp.ident (icmpv6.echo.identifier); a query and the reply tshark
+    pairs it with (icmp.resp_to) share a flow; query flows are tshark's (address pair, id)."""
+    checked = replies = 0
+    for path in sorted(CORPUS.glob("*.pcap*")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", netlab.NetlabWarning)
+            try:
+                df = netlab.read_pcap(path)
+            except netlab.NetlabError:
+                continue
+        if not df["proto"].isin(["ICMP", "ICMPv6"]).any():
+            continue
+        theirs = _icmp(path)
+        assert len(theirs) == len(df), path.name
+        flow = df["flow"].fillna(-1).to_numpy()
+        key = []
+        for k, proto in enumerate(df["proto"].tolist()):
+            v6 = proto == "ICMPv6"
+            if proto not in ICMP_QUERIES:
+                continue
+            kind = theirs.at[k, "icmpv6.type" if v6 else "icmp.type"]
+            if not kind or int(kind) not in ICMP_QUERIES[proto]:
+                assert pd.isna(df.at[k, "icmp_id"]), (path.name, k + 1)
+                continue
+            ident = theirs.at[k, "icmpv6.echo.identifier" if v6 else "icmp.ident"]
+            assert df.at[k, "icmp_id"] == int(ident, 0), (path.name, k + 1)
+            checked += 1
+            ends = ["ipv6.src", "ipv6.dst"] if v6 else ["ip.src", "ip.dst"]
+            pair = frozenset(theirs.loc[k, ends])
+            key.append((k, (proto, pair, int(ident, 0))))
+            reply = theirs.at[k, "icmpv6.resp_to" if v6 else "icmp.resp_to"]
+            if reply:
+                replies += 1
+                assert flow[int(reply) - 1] == flow[k], (path.name, k + 1, reply)
+        if key:
+            rows = [k for k, _ in key]
+            labels = pd.Series(pd.factorize(pd.Series([v for _, v in key]))[0])
+            assert _same_partition(flow[rows], labels), path.name
+    assert checked > 100 and replies > 20, (checked, replies)
