@@ -149,11 +149,15 @@ def _retransmissions(
     behind = (nextseq != 0) & (signed(seq - nextseq) < 0)
     behind &= ~((seglen > 1) & ((nextseq - 1) % WRAP == seq))
     left = data & ~spurious & behind
+    # tshark measures both times as unsigned 64-bit nanoseconds: where time runs backwards
+    # (merged or badly clocked captures) the difference is huge, so neither test holds
     since_ack = p.ts - rev_ack_time
-    fast = left & (since_ack < FAST_RETRANSMISSION_NS) & (rev_runs >= 2) & (rev_ack == seq)
+    soon = (since_ack >= 0) & (since_ack < FAST_RETRANSMISSION_NS)
+    fast = left & soon & (rev_runs >= 2) & (rev_ack == seq)
     left &= ~fast
     since_next = p.ts - nextseq_time
-    ooo = left & (since_next < _ooo_threshold(p)) & (nextseq != (seq + p.length) % WRAP)
+    soon = (since_next >= 0) & (since_next < _ooo_threshold(p))
+    ooo = left & soon & (nextseq != (seq + p.length) % WRAP)
     left &= ~ooo
     out: I64 = np.where(spurious, SPURIOUS_RETRANSMISSION | RETRANSMISSION, 0)
     out |= np.where(fast, FAST_RETRANSMISSION | RETRANSMISSION, 0)

@@ -101,6 +101,24 @@ def test_sequence_numbers_that_wrap_past_2_32_change_nothing():
     assert all(fp == fn == 0 for _, fp, fn, _ in wrapped.values())
 
 
+@needs_tshark
+@pytest.mark.skipif(shutil.which("mergecap") is None, reason="needs mergecap (apt install tshark)")
+def test_time_running_backwards_is_as_tsharks(tmp_path):
+    """A capture holding the same connection twice (merged files): the second copy's times
+    are behind the first's. tshark's time differences are unsigned there, so nothing is
+    fast-retransmitted or out of order because it came 'soon'."""
+    twice = tmp_path / "twice.pcap"
+    reordered = str(DATA / "tcp_trouble" / "reordered.pcap")
+    subprocess.run(
+        ["mergecap", "-a", "-F", "pcap", "-w", str(twice), reordered, reordered], check=True
+    )
+    result = _agreement([twice])
+    assert result["out_of_order"][0] > 0 and result["retransmission"][0] > 0
+    assert all(fp == fn == 0 for _, fp, fn, _ in result.values()), {
+        n: r[3][:3] for n, r in result.items() if r[1] or r[2]
+    }
+
+
 def test_names_are_tsharks():
     assert netlab.tcp_analysis_names(0) == []
     mask = tcp_flags.FAST_RETRANSMISSION | tcp_flags.RETRANSMISSION
