@@ -107,13 +107,19 @@ class RowWriter:
         if self.kind not in ("parquet", "csv"):
             raise NetlabError(f"{self.path}: write .pcap, .pcapng, .parquet or .csv")
         self._parquet: object = None
+        self._csv_started = False  # the header is written once, with the first batch
         self.rows = 0
 
     def write(self, batch: pd.DataFrame) -> None:
         """Append a batch of rows."""
         table = flat_rows(batch)
         if self.kind == "csv":
-            table.to_csv(self.path, mode="a", header=self.rows == 0, index=False)
+            # the first batch starts the file afresh (an old file of that name is replaced)
+            if self._csv_started:
+                table.to_csv(self.path, mode="a", header=False, index=False)
+            else:
+                table.to_csv(self.path, mode="w", header=True, index=False)
+            self._csv_started = True
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -133,6 +139,10 @@ class RowWriter:
             from .core.batch import empty_frame
 
             flat_rows(empty_frame()).to_parquet(self.path, index=False)
+        elif self.kind == "csv" and not self._csv_started:
+            from .core.batch import empty_frame
+
+            self.write(empty_frame())  # no rows: still a CSV file, with its header
 
 
 def flat_rows(df: pd.DataFrame) -> pd.DataFrame:

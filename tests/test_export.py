@@ -204,3 +204,22 @@ def test_a_paced_replay_keeps_every_frames_bytes_within_its_budget():
     assert len(snap) == 18_926
     assert cap.packets.oldest == 1  # 64 MiB holds the whole 3 MB demo
     assert cap.packets.size < 2 * DEMO_PCAP.stat().st_size
+
+
+def test_csv_rows_get_one_header_whatever_batches_come_and_replace_an_old_file(tmp_path):
+    from netlab.core.batch import empty_frame
+    from netlab.export import RowWriter
+
+    df = netlab.read_pcap(CORPUS / "dpkt__http.pcap")
+    out = tmp_path / "rows.csv"
+    out.write_text("an old file\n")
+    w = RowWriter(out)
+    for part in (empty_frame(), df.iloc[:10], df.iloc[10:10], df.iloc[10:]):
+        w.write(part)
+    w.close()
+    assert pd.read_csv(out)["number"].tolist() == df["number"].tolist()
+    empty = tmp_path / "none.csv"
+    w = RowWriter(empty)
+    w.close()
+    w.close()
+    assert list(pd.read_csv(empty).columns)[:2] == ["number", "ts"]
