@@ -25,12 +25,38 @@ class SettingsError(NetlabError, ValueError):
 
 
 class FilterError(NetlabError, ValueError):
+    """An invalid filter: a capture filter (BPF) or a display filter."""
+
+    expression: str
+    message: str
+
+
+class CaptureFilterError(FilterError):
     """A BPF capture filter that libpcap refuses; carries libpcap's own message."""
 
     def __init__(self, expression: str, message: str) -> None:
         super().__init__(f"invalid capture filter {expression!r}: {message}")
         self.expression = expression
         self.message = message
+
+
+class DisplayFilterError(FilterError):
+    """An invalid Wireshark display filter: what is wrong, and where (a caret under it)."""
+
+    def __init__(self, expression: str, message: str, position: int, length: int = 1) -> None:
+        self.expression = expression
+        self.message = message
+        self.position = position
+        shown = expression if len(expression) <= 200 else _window(expression, position)
+        offset = position if len(expression) <= 200 else min(position, 60)
+        underline = " " * offset + "^" + "~" * (max(length, 1) - 1)
+        super().__init__(f"{message}\n  {shown}\n  {underline}")
+
+
+def _window(expression: str, position: int) -> str:
+    """The part of a long filter around `position` (60 characters before it)."""
+    start = max(0, position - 60)
+    return expression[start : start + 200]
 
 
 class CapturePermissionError(NetlabError, PermissionError):

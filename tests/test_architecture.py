@@ -16,7 +16,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "netlab"
 # after it. (The architecture document draws the same list.)
 ROOMS: list[tuple[str, ...]] = [
     ("netlab.core",),
-    ("netlab._version", "netlab.errors", "netlab.config", "netlab.data", "netlab.lifecycle"),
+    (
+        "netlab._version",
+        "netlab.errors",
+        "netlab.display_filter",
+        "netlab.config",
+        "netlab.data",
+        "netlab.lifecycle",
+    ),
     ("netlab.packets",),
     ("netlab.sources",),
     ("netlab.export",),

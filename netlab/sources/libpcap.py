@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 
-from ..errors import CaptureError, FilterError, LibpcapMissing
+from ..errors import CaptureError, CaptureFilterError, LibpcapMissing
 
 c_void_p, c_int, c_uint, c_char_p = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint, ctypes.c_char_p
 ERRBUF_SIZE = 512
@@ -33,11 +33,12 @@ def filter_bytes(expression: str) -> bytes:
     """The filter as libpcap reads it (a C string), or FilterError: libpcap stops at a NUL,
     so "\x00anything" would compile as no filter at all while netlab showed the whole text."""
     if "\x00" in expression:
-        raise FilterError(expression, "a capture filter cannot contain a NUL character")
+        raise CaptureFilterError(expression, "a capture filter cannot contain a NUL character")
     try:
         return expression.encode()
     except UnicodeEncodeError:
-        raise FilterError(expression, "the filter is not valid text (a lone surrogate?)") from None
+        reason = "the filter is not valid text (a lone surrogate?)"
+        raise CaptureFilterError(expression, reason) from None
 
 
 # libpcap serialises pcap_compile internally only since 1.8; be safe on older ones.
@@ -254,7 +255,7 @@ class BpfProgram:
         finally:
             pcap.pcap_close(dead)
         if rc != 0:
-            raise FilterError(expression, message or "invalid filter")
+            raise CaptureFilterError(expression, message or "invalid filter")
         self._compiled = True
 
     @property

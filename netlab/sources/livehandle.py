@@ -9,7 +9,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from ..errors import CaptureError, FilterError
+from ..errors import CaptureError, CaptureFilterError
 from .libpcap import (
     COOKED_LINKTYPES,
     ERRBUF_SIZE,
@@ -125,7 +125,7 @@ class LiveHandle:
                 self._handle, ctypes.byref(prog), filter_bytes(bpf), 1, PCAP_NETMASK_UNKNOWN
             )
         if rc != 0:
-            raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
+            raise CaptureFilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
         try:
             if atomic:
                 fprog = SockFprog(prog.bf_len, prog.bf_insns)
@@ -134,9 +134,9 @@ class LiveHandle:
                 size = ctypes.sizeof(fprog)
                 if libc.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, ctypes.byref(fprog), size):
                     reason = os.strerror(ctypes.get_errno())
-                    raise FilterError(bpf, f"the kernel refused the filter: {reason}")
+                    raise CaptureFilterError(bpf, f"the kernel refused the filter: {reason}")
             elif pcap.pcap_setfilter(self._handle, ctypes.byref(prog)) != 0:
-                raise FilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
+                raise CaptureFilterError(bpf, (pcap.pcap_geterr(self._handle) or b"").decode())
         finally:
             pcap.pcap_freecode(ctypes.byref(prog))
 

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from ..core.batch import Batch
 from ..core.wire import batch_from_json, parse_number_ranges
-from ..errors import CaptureError, FilterError, InterfaceError
+from ..errors import CaptureError, CaptureFilterError, InterfaceError
 from ..lifecycle import Lifecycle
 from ..packets import PacketStore, RemotePackets
 from .base import Chunk, SourceBase, SourceCounters
@@ -193,7 +193,7 @@ class RemoteSource(SourceBase):
         if response.status_code == 422:
             detail = response.json().get("detail", "")
             if bpf is not None and "filter" in detail:
-                raise FilterError(bpf, detail.split(": ", 1)[-1])
+                raise CaptureFilterError(bpf, detail.split(": ", 1)[-1])
             raise InterfaceError(detail)
         if response.status_code >= 400:
             raise CaptureError(f"{self.url}: HTTP {response.status_code}: {response.text[:200]}")

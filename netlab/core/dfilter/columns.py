@@ -1,0 +1,109 @@
+"""A frame's columns as the filter compiler wants them: numbers with a presence mask, text as
+codes into its distinct values. Each column is read once per evaluation (cached), so a filter
+naming `tcp.port` twice pays for the ports once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+Bools = npt.NDArray[np.bool_]
+
+
+class MissingColumn(KeyError):
+    """The frame lacks a column a field needs."""
+
+
+@dataclass(frozen=True)
+class Num:
+    """One occurrence of a numeric field: values (int64, or float64) and where it is present."""
+
+    values: npt.NDArray[Any]
+    present: Bools
+
+
+@dataclass(frozen=True)
+class Cat:
+    """One occurrence of a text or address field: codes (-1: none) into `cats`, and where the
+    field is present. Predicates are worked out once per distinct value, then looked up."""
+
+    codes: npt.NDArray[np.int64]
+    cats: pd.Index
+    present: Bools
+
+    def lookup(self, per_value: Bools) -> Bools:
+        """The per-row result of a per-distinct-value result (False where absent)."""
+        table = np.append(np.asarray(per_value, dtype=bool), False)  # code -1 -> False
+        out: Bools = self.present & table[self.codes]
+        return out
+
+
+Occurrence = Num | Cat
+
+
+class Columns:
+    """Read-once access to a DataFrame's columns, for one evaluation."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.n = len(df)
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def _series(self, name: str) -> pd.Series:
+        if name not in self.df.columns:
+            raise MissingColumn(name)
+        return self.df[name]
+
+    def ints(self, name: str) -> Num:
+        key = ("ints", name)
+        if key not in self._cache:
+            s = self._series(name)
+            if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s):
+                values = s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+                present = values != np.iinfo(np.int64).min
+            elif pd.api.types.is_float_dtype(s.dtype):
+                raw = s.to_numpy(dtype=float, na_value=np.nan)
+                present = ~np.isnan(raw)
+                values = raw
+            else:
+                present = ~s.isna().to_numpy()
+                values = s.to_numpy(dtype=np.int64, na_value=0)
+            self._cache[key] = Num(values, present)
+        out: Num = self._cache[key]
+        return out
+
+    def text(self, name: str) -> Cat:
+        key = ("text", name)
+        if key not in self._cache:
+            s = self._series(name)
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                codes = s.cat.codes.to_numpy().astype(np.int64, copy=False)
+                cats = s.cat.categories
+            else:
+                codes, cats = pd.factorize(s.astype(object), use_na_sentinel=True)
+                codes = codes.astype(np.int64, copy=False)
+                cats = pd.Index(cats)
+            cats = pd.Index(cats.astype(str), dtype=object)
+            self._cache[key] = Cat(codes, cats, codes >= 0)
+        out: Cat = self._cache[key]
+        return out
+
+    def text_is(self, name: str, *values: str) -> Bools:
+        """Rows whose text column is one of `values` (looked up through the categories)."""
+        key = ("is:" + "\0".join(values), name)
+        if key not in self._cache:
+            t = self.text(name)
+            self._cache[key] = t.lookup(t.cats.isin(values))
+        out: Bools = self._cache[key]
+        return out
+
+    def memo(self, key: str, make: Any) -> Any:
+        """A value derived from the columns, made once per evaluation."""
+        if ("memo", key) not in self._cache:
+            self._cache[("memo", key)] = make()
+        return self._cache[("memo", key)]

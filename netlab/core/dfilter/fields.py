@@ -1,0 +1,380 @@
+"""The display-filter fields netlab knows, with tshark's names and types, and where each one's
+values come from in a packet frame and in a flow table.
+
+A field gives a list of occurrences (`ip.addr` is the source and the destination, as in
+Wireshark, where a field may occur more than once in a packet). Only the outermost headers are
+columns, so only they are fields: tshark also matches a tunnelled or ICMP-quoted header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import pandas as pd
+
+from ..app.payload import HTTP_METHODS
+from ..names import IP_PROTOCOLS
+from ..tcp_flags import BY_NAME as ANALYSIS_BITS
+from .columns import Bools, Cat, Columns, Num, Occurrence
+
+
+class Type(Enum):
+    UINT = "unsigned integer"
+    BOOL = "boolean"
+    TIME = "time"  # int64 nanoseconds, written as seconds
+    SECONDS = "seconds"  # float seconds (a duration)
+    IPV4 = "IPv4 address"
+    IPV6 = "IPv6 address"
+    TEXT = "character string"
+    LABEL = "label"  # present or not, no value (tcp.analysis.retransmission)
+    PROTOCOL = "protocol"
+
+
+def a(t: Type) -> str:
+    """The type's name with its article ("an IPv4 address", "a label")."""
+    return ("an " if t.value[0] in "aeiouIU" else "a ") + t.value
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    type: Type
+    bits: int = 0  # an unsigned integer's width
+    doc: str = ""
+
+
+Getter = Callable[[Columns], list[Occurrence]]
+
+
+def _where(occ: Occurrence, rows: Bools) -> Occurrence:
+    if isinstance(occ, Num):
+        return Num(occ.values, occ.present & rows)
+    return Cat(occ.codes, occ.cats, occ.present & rows)
+
+
+def _present(rows: Bools) -> Num:
+    return Num(np.zeros(len(rows), dtype=np.int64), rows)
+
+
+# -- packets ---------------------------------------------------------------------------------
+def _proto(c: Columns, *names: str) -> Bools:
+    return c.text_is("proto", *names)
+
+
+def _v(c: Columns, version: int) -> Bools:
+    ip = c.ints("ip_version")
+    out: Bools = ip.present & (ip.values == version)
+    return out
+
+
+def _ints(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
+    def get(c: Columns) -> list[Occurrence]:
+        occ = c.ints(col)
+        return [_where(occ, rows(c)) if rows else occ]
+
+    return get
+
+
+def _both(a: str, b: str, rows: Callable[[Columns], Bools]) -> Getter:
+    return lambda c: [_where(c.ints(a), rows(c)), _where(c.ints(b), rows(c))]
+
+
+def _text(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
+    def get(c: Columns) -> list[Occurrence]:
+        occ = c.text(col)
+        return [_where(occ, rows(c)) if rows else occ]
+
+    return get
+
+
+def _addr(cols: tuple[str, ...], version: int, flows: bool) -> Getter:
+    def get(c: Columns) -> list[Occurrence]:
+        out: list[Occurrence] = []
+        for col in cols:
+            occ = c.text(col)
+            if flows:  # a flow table has no ip_version: the address's own form says
+                six = np.asarray(occ.cats.str.contains(":", regex=False), dtype=bool)
+                out.append(Cat(occ.codes, occ.cats, occ.lookup(six if version == 6 else ~six)))
+            else:
+                out.append(_where(occ, _v(c, version)))
+        return out
+
+    return get
+
+
+def _bit(col: str, mask: int, rows: Callable[[Columns], Bools]) -> Getter:
+    def get(c: Columns) -> list[Occurrence]:
+        occ = c.ints(col)
+        return [Num((occ.values & mask != 0).astype(np.int64), occ.present & rows(c))]
+
+    return get
+
+
+def _label(col: str, mask: int, rows: Callable[[Columns], Bools]) -> Getter:
+    def get(c: Columns) -> list[Occurrence]:
+        occ = c.ints(col)
+        return [_present(occ.present & (occ.values & mask != 0) & rows(c))]
+
+    return get
+
+
+def _stream(proto: str) -> Getter:
+    """tshark's tcp.stream/udp.stream: the flow's rank among the frame's flows of its
+    protocol (netlab's `flow` numbers all protocols in one space, in the same order)."""
+
+    def get(c: Columns) -> list[Occurrence]:
+        flow = c.ints("flow")
+        rows = flow.present & _proto(c, proto)
+        values = np.zeros(c.n, dtype=np.int64)
+        if rows.any():
+            values[rows] = np.unique(flow.values[rows], return_inverse=True)[1]
+        return [Num(values, rows)]
+
+    return get
+
+
+def _ip_proto(version: int) -> Getter:
+    """ip.proto from the protocol name netlab shows (a number where it has no name)."""
+    numbers = {name: num for num, name in IP_PROTOCOLS.items()}
+
+    def get(c: Columns) -> list[Occurrence]:
+        t = c.text("proto")
+        known = [numbers.get(s, int(s) if s.isdigit() else -1) for s in t.cats]
+        per = np.append(np.asarray(known, dtype=np.int64), -1)
+        values = per[t.codes]
+        return [Num(values, t.present & (values >= 0) & _v(c, version))]
+
+    return get
+
+
+def _app(c: Columns, name: str) -> Bools:
+    """Rows whose content netlab recognised as DNS, HTTP (a request) or TLS (a ClientHello)."""
+
+    def make() -> Bools:
+        summary = c.text("summary")
+        starts: dict[str, tuple[str, ...]] = {
+            "dns": ("Standard query",),
+            "http": tuple(m.decode() + " " for m in HTTP_METHODS),
+            "tls": ("Client Hello",),
+        }
+        column = {"dns": "dns_qname", "http": "http_host", "tls": "tls_sni"}[name]
+        per = np.asarray(summary.cats.str.startswith(starts[name]), dtype=bool)
+        return summary.lookup(per) | c.text(column).present
+
+    if name in _LOCAL_DNS or name == "dns":  # Wireshark names DNS on these ports apart
+        dns: Bools = c.memo("app:any-dns", lambda: _app(c, "any-dns"))
+        if name != "dns":
+            return dns & _on_port(c, _LOCAL_DNS[name])
+        local = np.zeros(c.n, dtype=bool)
+        for port in _LOCAL_DNS.values():
+            local |= _on_port(c, port)
+        return dns & ~local
+    if name == "any-dns":
+        name = "dns"
+
+    out: Bools = c.memo("app:" + name, make)
+    return out
+
+
+_LOCAL_DNS = {"mdns": 5353, "llmnr": 5355}
+
+
+def _on_port(c: Columns, port: int) -> Bools:
+    sport, dport = c.ints("sport"), c.ints("dport")
+    out: Bools = (sport.present & (sport.values == port)) | (dport.present & (dport.values == port))
+    return out
+
+
+def _TCP(c: Columns) -> Bools:  # noqa: N802 (row selectors read as the protocol they pick)
+    return _proto(c, "TCP")
+
+
+def _UDP(c: Columns) -> Bools:  # noqa: N802
+    return _proto(c, "UDP")
+
+
+def _ICMP(c: Columns) -> Bools:  # noqa: N802
+    return _proto(c, "ICMP")
+
+
+def _ICMP6(c: Columns) -> Bools:  # noqa: N802
+    return _proto(c, "ICMPv6")
+
+
+def _V4(c: Columns) -> Bools:  # noqa: N802
+    return _v(c, 4)
+
+
+def _V6(c: Columns) -> Bools:  # noqa: N802
+    return _v(c, 6)
+
+
+_TCP_FLAGS = {
+    "fin": 0x001,
+    "syn": 0x002,
+    "reset": 0x004,
+    "push": 0x008,
+    "ack": 0x010,
+    "urg": 0x020,
+    "ece": 0x040,
+    "cwr": 0x080,
+    "ae": 0x100,
+}
+# protocol names tested alone, and the IP protocol or EtherType names netlab shows for them
+_PROTOCOL_NAMES = {
+    "tcp": ("TCP",),
+    "udp": ("UDP",),
+    "icmp": ("ICMP",),
+    "icmpv6": ("ICMPv6",),
+    "sctp": ("SCTP",),
+    "gre": ("GRE",),
+    "igmp": ("IGMP",),
+    "ospf": ("OSPF",),
+    "esp": ("ESP",),
+    "ah": ("AH",),
+    "pim": ("PIM",),
+    "vrrp": ("VRRP",),
+    "arp": ("ARP", "RARP"),
+    "cdp": ("CDP",),
+    "lldp": ("LLDP",),
+    "eapol": ("EAPOL",),
+}
+
+
+def _packet_fields() -> dict[str, tuple[FieldDef, Getter]]:
+    u, b, t = Type.UINT, Type.BOOL, Type.TEXT
+    table: dict[str, tuple[FieldDef, Getter]] = {}
+
+    def add(name: str, typ: Type, get: Getter, bits: int = 0, doc: str = "") -> None:
+        table[name] = (FieldDef(name, typ, bits, doc), get)
+
+    add("frame", Type.PROTOCOL, lambda c: [_present(np.ones(c.n, dtype=bool))])
+    add("frame.number", u, _ints("number"), 32)
+    add("frame.len", u, _ints("length"), 32)
+    add("frame.cap_len", u, _ints("caplen"), 32)
+    add("frame.time_epoch", Type.TIME, _ints("ts"))
+    add("frame.time_relative", Type.TIME, _relative)
+    add("ip", Type.PROTOCOL, lambda c: [_present(_V4(c))])
+    add("ipv6", Type.PROTOCOL, lambda c: [_present(_V6(c))])
+    add("ip.version", u, _ints("ip_version", _V4), 4)
+    add("ipv6.version", u, _ints("ip_version", _V6), 4)
+    for end, col in (("src", ("src",)), ("dst", ("dst",)), ("addr", ("src", "dst"))):
+        add(f"ip.{end}", Type.IPV4, _addr(col, 4, flows=False))
+        add(f"ipv6.{end}", Type.IPV6, _addr(col, 6, flows=False))
+    add("ip.ttl", u, _ints("ttl", _V4), 8)
+    add("ipv6.hlim", u, _ints("ttl", _V6), 8)
+    add("ip.proto", u, _ip_proto(4), 8)
+    for proto, rows in (("tcp", _TCP), ("udp", _UDP)):
+        add(f"{proto}.srcport", u, _ints("sport", rows), 16)
+        add(f"{proto}.dstport", u, _ints("dport", rows), 16)
+        add(f"{proto}.port", u, _both("sport", "dport", rows), 16)
+        add(f"{proto}.stream", u, _stream(proto.upper()), 32)
+    add("tcp.flags", u, _ints("tcp_flags", _TCP), 16)
+    for flag, mask in _TCP_FLAGS.items():
+        add(f"tcp.flags.{flag}", b, _bit("tcp_flags", mask, _TCP))
+    add("tcp.seq_raw", u, _ints("tcp_seq", _TCP), 32)
+    add("tcp.ack_raw", u, _ints("tcp_ack", _TCP), 32)
+    add("tcp.window_size_value", u, _ints("tcp_window", _TCP), 16)
+    add("tcp.options.mss_val", u, _ints("tcp_mss", _TCP), 16)
+    add("tcp.options.wscale.shift", u, _ints("tcp_wscale", _TCP), 8)
+    add("tcp.len", u, _ints("paylen", _TCP), 32)
+    add("udp.length", u, _udp_length, 16)
+    every = sum(ANALYSIS_BITS.values())
+    add("tcp.analysis.flags", Type.LABEL, _label("tcp_analysis", every, _TCP))
+    for name, bit in ANALYSIS_BITS.items():
+        add(f"tcp.analysis.{name}", Type.LABEL, _label("tcp_analysis", bit, _TCP))
+    add("icmp.type", u, _ints("icmp_type", _ICMP), 8)
+    add("icmp.code", u, _ints("icmp_code", _ICMP), 8)
+    add("icmp.ident", u, _ints("icmp_id", _ICMP), 16)
+    add("icmpv6.type", u, _ints("icmp_type", _ICMP6), 8)
+    add("icmpv6.code", u, _ints("icmp_code", _ICMP6), 8)
+    add("icmpv6.echo.identifier", u, _ints("icmp_id", _ICMP6), 16)
+    add("vlan", Type.PROTOCOL, lambda c: [_present(c.ints("vlan").present)])
+    add("vlan.id", u, _ints("vlan"), 12)
+    add("dns.qry.name", t, _text("dns_qname"))
+    add("http.host", t, _text("http_host"))
+    add("tls.handshake.extensions_server_name", t, _text("tls_sni"))
+    for app in ("dns", "mdns", "llmnr", "http", "tls"):
+        add(app, Type.PROTOCOL, _rows(lambda c, app=app: _app(c, app)))
+    for name, shown in _PROTOCOL_NAMES.items():
+        add(name, Type.PROTOCOL, _rows(lambda c, shown=shown: _proto(c, *shown)))
+    return table
+
+
+def _rows(select: Callable[..., Bools]) -> Getter:
+    """A label or protocol: present on the rows `select` picks."""
+    return lambda c: [_present(select(c))]
+
+
+def _relative(c: Columns) -> list[Occurrence]:
+    """Time since the frame's first row, as tshark's (negative where time runs back)."""
+    ts = c.ints("ts")
+    first = ts.values[np.argmax(ts.present)] if ts.present.any() else 0
+    return [Num(ts.values - first, ts.present)]
+
+
+def _udp_length(c: Columns) -> list[Occurrence]:
+    occ = c.ints("paylen")
+    return [Num(occ.values + 8, occ.present & _UDP(c))]
+
+
+# -- flows -----------------------------------------------------------------------------------
+def _service(c: Columns, name: str) -> Bools:
+    return c.text_is("service", name)
+
+
+def _flow_fields() -> dict[str, Getter]:
+    table: dict[str, Getter] = {
+        "dns.qry.name": _text("server_name", lambda c: _service(c, "dns")),
+        "http.host": _text("server_name", lambda c: _service(c, "http")),
+        "tls.handshake.extensions_server_name": _text("server_name", lambda c: _service(c, "tls")),
+        "tcp.analysis.initial_rtt": _ints("rtt", _TCP),
+    }
+    table["ip"] = lambda c: [_present(_addr(("src",), 4, True)(c)[0].present)]
+    table["ipv6"] = lambda c: [_present(_addr(("src",), 6, True)(c)[0].present)]
+    for end, col in (("src", ("src",)), ("dst", ("dst",)), ("addr", ("src", "dst"))):
+        table[f"ip.{end}"] = _addr(col, 4, flows=True)
+        table[f"ipv6.{end}"] = _addr(col, 6, flows=True)
+    for proto, rows in (("tcp", _TCP), ("udp", _UDP)):
+        table[f"{proto}.srcport"] = _ints("sport", rows)
+        table[f"{proto}.dstport"] = _ints("dport", rows)
+        table[f"{proto}.port"] = _both("sport", "dport", rows)
+        table[f"{proto}.stream"] = _stream(proto.upper())
+    counts = {
+        "retransmission": "retransmissions",
+        "out_of_order": "out_of_order",
+        "duplicate_ack": "dup_acks",
+        "zero_window": "zero_windows",
+    }
+    for flag, column in counts.items():
+        table[f"tcp.analysis.{flag}"] = _rows(lambda c, column=column: _positive(c, column))
+    for app in ("dns", "http", "tls"):
+        table[app] = _rows(lambda c, app=app: _service(c, app))
+    for name, shown in _PROTOCOL_NAMES.items():
+        table[name] = _rows(lambda c, shown=shown: _proto(c, *shown))
+    return table
+
+
+def _positive(c: Columns, col: str) -> Bools:
+    occ = c.ints(col)
+    out: Bools = occ.present & (occ.values > 0)
+    return out
+
+
+PACKET = _packet_fields()
+FIELDS: dict[str, FieldDef] = {name: d for name, (d, _) in PACKET.items()}
+FIELDS["tcp.analysis.initial_rtt"] = FieldDef("tcp.analysis.initial_rtt", Type.SECONDS)
+PACKET_GETTERS: dict[str, Getter] = {name: get for name, (_, get) in PACKET.items()}
+FLOW_GETTERS = _flow_fields()
+
+
+def is_flow_table(df: pd.DataFrame) -> bool:
+    """A table of `netlab.flows()` rows rather than packets."""
+    return "orig_packets" in df.columns and "number" not in df.columns
+
+
+def getters_for(df: pd.DataFrame) -> dict[str, Getter]:
+    return FLOW_GETTERS if is_flow_table(df) else PACKET_GETTERS
