@@ -144,6 +144,23 @@ def _cmd_capture(args: argparse.Namespace) -> int:
     if bool(args.interface) == bool(args.read):
         print("netlab: give either -i INTERFACE or -r FILE", file=sys.stderr)
         return 2
+    shown = None
+    if args.display_filter is not None:
+        from .display_filter import compile_filter
+        from .errors import DisplayFilterError
+
+        try:
+            shown = compile_filter(args.display_filter)
+        except DisplayFilterError as e:
+            print(f"netlab: invalid display filter: {e}", file=sys.stderr)
+            return 2
+        if args.write and Path(args.write).suffix.lower() in (".pcap", ".pcapng"):
+            print(
+                "netlab: -Y with a .pcap/.pcapng output is not supported yet: write .parquet "
+                "or .csv, or filter the written capture with netlab.filter",
+                file=sys.stderr,
+            )
+            return 2
     settings = Settings.load(detectors="")
     source = args.interface or args.read
     cap = Capture(source, bpf=args.filter or "", speed=None, settings=settings)
@@ -172,6 +189,8 @@ def _cmd_capture(args: argparse.Namespace) -> int:
         if left["rows"] is not None:
             batch = batch.iloc[: left["rows"]]
             left["rows"] -= len(batch)
+        if shown is not None:  # -c counts packets read, as tshark's; -Y picks what is shown
+            batch = batch[shown.mask(batch)]
         if rows is not None:
             rows.write(batch)
         elif raw is None:
@@ -319,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("-i", "--interface", help="interface to capture on (`netlab interfaces`)")
     cap.add_argument("-r", "--read", metavar="FILE", help="capture file to read")
     cap.add_argument("-f", "--filter", metavar="BPF", help="capture filter (BPF, as tcpdump)")
+    cap.add_argument(
+        "-Y",
+        "--display-filter",
+        metavar="EXPR",
+        help="show or write only the packets this Wireshark display filter matches",
+    )
     cap.add_argument("-c", "--count", type=int, help="stop after COUNT packets")
     cap.add_argument("-d", "--duration", type=float, help="stop after DURATION seconds")
     cap.add_argument(

@@ -332,3 +332,56 @@ def test_generator_help_names_only_its_own_options():
         timeout=60,
     ).stdout
     assert "--namespace" in out and "--allow " not in out
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["tcp.flags.syn == 1 && tcp.flags.ack == 0", 'dns.qry.name contains "example" || ip.ttl < 32'],
+)
+def test_display_filter_shows_the_frames_tshark_shows(tmp_path, expression):
+    import shutil
+
+    from netlab.data import DEMO_PCAP
+
+    printed = run("capture", "-r", str(DEMO_PCAP), "-Y", expression, "-q")
+    assert printed.returncode == 0, printed.stderr
+    numbers = [int(line.split()[0]) for line in printed.stdout.splitlines()]
+    assert numbers and f"{len(numbers):,} packets;" in printed.stderr
+    if shutil.which("tshark"):
+        ref = subprocess.run(
+            [
+                "tshark",
+                "-r",
+                str(DEMO_PCAP),
+                "-Y",
+                expression,
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout.split()
+        assert numbers == [int(n) for n in ref]
+    written = run(
+        "capture", "-r", str(DEMO_PCAP), "-Y", expression, "-q", "-w", str(tmp_path / "o.csv")
+    )
+    assert written.returncode == 0, written.stderr
+    import pandas as pd
+
+    assert pd.read_csv(tmp_path / "o.csv")["number"].tolist() == numbers
+
+
+def test_an_invalid_display_filter_is_one_message_with_a_caret(tmp_path):
+    out = run("capture", "-r", "nothing.pcap", "-Y", "tcp.port == 99999")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    lines = out.stderr.splitlines()
+    assert (
+        lines[0]
+        == "netlab: invalid display filter: 99999 is too big for a 16-bit field (at most 65535)"
+    )
+    assert lines[2].index("^") == lines[1].index("99999")
+    pcap = run("capture", "-r", "x.pcap", "-Y", "tcp", "-w", str(tmp_path / "o.pcap"))
+    assert pcap.returncode == 2 and "not supported yet" in pcap.stderr
