@@ -9,6 +9,8 @@
   bench.py replay    real-time replay pacing: each inter-packet gap replayed vs captured
   bench.py restarts  filter changes under traffic: numbered datagrams lost or seen twice (root)
   bench.py lossless  netlab capture -r of 10^6 tiny records to pcap, Parquet and the terminal
+  bench.py flows     read_pcap + flows against NFStream and tshark (500k packets)
+  bench.py filter    display filters over a 10^6-row frame vs hand-written pandas and tshark -Y
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -771,6 +773,78 @@ def cmd_flows(args: argparse.Namespace) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+# (display filter, the same selection written by hand in pandas)
+_FILTERS = [
+    ("tcp.port == 443", lambda d: d.proto.eq("TCP") & (d.sport.eq(443) | d.dport.eq(443))),
+    ("frame.len > 1000", lambda d: d.length > 1000),
+    (
+        "ip.addr == 10.0.0.0/8",
+        lambda d: (
+            d.ip_version.eq(4)
+            & (d.src.astype(str).str.startswith("10.") | d.dst.astype(str).str.startswith("10."))
+        ),
+    ),
+    (
+        "tcp.flags.syn == 1 && tcp.flags.ack == 0",
+        lambda d: d.proto.eq("TCP") & (d.tcp_flags & 0x12).eq(0x02),
+    ),
+    ("tcp.analysis.retransmission", lambda d: d.proto.eq("TCP") & (d.tcp_analysis & 1).gt(0)),
+    (
+        "ip.src == 10.0.0.0/8 && tcp.port in {80, 443} && tcp.len > 0 "
+        "&& !tcp.analysis.retransmission && frame.len > 100",
+        lambda d: (
+            d.ip_version.eq(4)
+            & d.src.astype(str).str.startswith("10.")
+            & d.proto.eq("TCP")
+            & (d.sport.isin([80, 443]) | d.dport.isin([80, 443]))
+            & d.paylen.gt(0)
+            & ~(d.tcp_analysis & 1).gt(0)
+            & (d.length > 100)
+        ),
+    ),
+    ('dns.qry.name contains "example"', lambda d: d.dns_qname.str.contains("example")),
+]
+
+
+def cmd_filter(args: argparse.Namespace) -> None:
+    import flowgen
+    import numpy as np
+
+    import netlab
+    from netlab.display_filter import DisplayFilter
+
+    workdir = Path(tempfile.mkdtemp(prefix="netlab-bench-"))
+    path = workdir / "filter.pcap"
+    n = flowgen.write(path, args.packets, seed=1)
+    df = netlab.read_pcap(path)
+    print(f"frame: {len(df):,} rows (scripts/flowgen.py)\n")
+    head = ["filter", "compile µs", "netlab M rows/s", "pandas by hand M rows/s"]
+    print("| " + " | ".join([*head, "tshark -Y packets/s", "rows"]) + " |")
+    print("|---|---|---|---|---|---|")
+    for k, (expression, by_hand) in enumerate(_FILTERS):
+        t0 = time.perf_counter()
+        for _ in range(200):
+            f = DisplayFilter(expression)  # not the cached compile_filter: parse and check
+        compile_us = (time.perf_counter() - t0) / 200 * 1e6
+        secs, mask = _timed(lambda f=f: f.mask(df), args.runs)
+        hand_secs, hand = _timed(lambda h=by_hand: h(df).fillna(False).to_numpy(bool), args.runs)
+        assert np.array_equal(mask, hand), expression  # the same rows, or the timing means nothing
+        tshark = ""
+        if shutil.which("tshark") and k < args.tshark_filters:
+            t0 = time.perf_counter()
+            subprocess.run(
+                ["tshark", "-r", str(path), "-Y", expression, "-T", "fields", "-e", "frame.number"],
+                capture_output=True,
+                check=True,
+            )
+            tshark = f"{n / (time.perf_counter() - t0):,.0f}"
+        print(
+            f"| `{expression}` | {compile_us:.0f} | {len(df) / secs / 1e6:.1f} | "
+            f"{len(df) / hand_secs / 1e6:.1f} | {tshark} | {int(mask.sum()):,} |"
+        )
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -790,6 +864,13 @@ def main() -> None:
     flows.add_argument("--packets", type=int, default=500_000)
     flows.add_argument("--runs", type=int, default=3, help="netlab runs (median)")
     flows.set_defaults(run=cmd_flows)
+    filt = sub.add_parser("filter", help="display filters vs pandas by hand and tshark -Y")
+    filt.add_argument("--packets", type=int, default=1_000_000)
+    filt.add_argument("--runs", type=int, default=5, help="runs of each (median)")
+    filt.add_argument(
+        "--tshark-filters", type=int, default=1, help="time tshark -Y on the first N (~150 s each)"
+    )
+    filt.set_defaults(run=cmd_filter)
     capture = sub.add_parser("capture", help="live capture vs tcpdump at rising rates")
     capture.add_argument("--rates", default="10000,50000,100000,200000,0")
     capture.add_argument("--packets", type=int, default=200_000)

@@ -172,3 +172,27 @@ def test_every_field_evaluates_on_packets(http):
     for name in PACKET_GETTERS:
         mask = netlab.compile_filter(name).mask(http)
         assert mask.dtype == bool and len(mask) == len(http)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.ip_addresses(v=4).map(str),
+            st.text(alphabet="0123456789.:af ", max_size=17),
+        ),
+        max_size=30,
+    )
+)
+def test_dotted_quads_are_read_as_ipaddress_reads_them(texts):
+    import ipaddress
+
+    from netlab.core.dfilter.values import ipv4_values
+
+    def reference(t: str) -> int:
+        try:
+            return int(ipaddress.IPv4Address(t))
+        except ValueError:
+            return -1
+
+    assert ipv4_values(texts).tolist() == [reference(t) for t in texts]

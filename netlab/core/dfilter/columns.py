@@ -5,6 +5,8 @@ naming `tcp.port` twice pays for the ports once.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,29 @@ class Cat:
 Occurrence = Num | Cat
 
 
+class _ByCategories:
+    """Values worked out from a categorical's categories, kept while those categories live:
+    filtering the same frame again (or a view of it) reuses them. Bounded."""
+
+    def __init__(self, size: int = 64) -> None:
+        self.size = size
+        self._items: dict[tuple[str, int], tuple[weakref.ref[Any], Any]] = {}
+
+    def get(self, kind: str, cats: pd.Index, make: Callable[[], Any]) -> Any:
+        key = (kind, id(cats))
+        hit = self._items.get(key)
+        if hit is not None and hit[0]() is cats:
+            return hit[1]
+        value = make()
+        if len(self._items) >= self.size:
+            self._items.pop(next(iter(self._items)))
+        self._items[key] = (weakref.ref(cats), value)
+        return value
+
+
+BY_CATEGORIES = _ByCategories()
+
+
 class Columns:
     """Read-once access to a DataFrame's columns, for one evaluation."""
 
@@ -83,15 +108,19 @@ class Columns:
             s = self._series(name)
             if isinstance(s.dtype, pd.CategoricalDtype):
                 codes = s.cat.codes.to_numpy().astype(np.int64, copy=False)
-                cats = s.cat.categories
+                own = s.cat.categories
+                cats = BY_CATEGORIES.get("text", own, lambda: _as_text(own))
             else:
-                codes, cats = pd.factorize(s.astype(object), use_na_sentinel=True)
+                codes, uniques = pd.factorize(s.astype(object), use_na_sentinel=True)
                 codes = codes.astype(np.int64, copy=False)
-                cats = pd.Index(cats)
-            cats = pd.Index(cats.astype(str), dtype=object)
+                cats = _as_text(pd.Index(uniques))
             self._cache[key] = Cat(codes, cats, codes >= 0)
         out: Cat = self._cache[key]
         return out
+
+    def per_value(self, kind: str, cats: pd.Index, make: Callable[[], Any]) -> Any:
+        """A value derived from distinct values, shared across evaluations (BY_CATEGORIES)."""
+        return BY_CATEGORIES.get(kind, cats, make)
 
     def text_is(self, name: str, *values: str) -> Bools:
         """Rows whose text column is one of `values` (looked up through the categories)."""
@@ -107,3 +136,8 @@ class Columns:
         if ("memo", key) not in self._cache:
             self._cache[("memo", key)] = make()
         return self._cache[("memo", key)]
+
+
+def _as_text(cats: pd.Index) -> pd.Index:
+    out: pd.Index = pd.Index(np.asarray(cats.astype(str), dtype=object), dtype=object)
+    return out

@@ -283,15 +283,10 @@ def _distinct(c: Columns, d: FieldDef, o: Cat) -> npt.NDArray[Any]:
     """The distinct values of a text or address occurrence, ready for a predicate."""
     if d.type in (Type.IPV4, Type.IPV6):
         version = 4 if d.type is Type.IPV4 else 6
-        key = f"addr{version}:{id(o.cats)}"
         cats = o.cats
-
-        def make() -> npt.NDArray[Any]:
-            values = address_values(list(cats), version)
-            dtype: Any = np.int64 if version == 4 else object
-            return np.array(values, dtype=dtype)
-
-        out: npt.NDArray[Any] = c.memo(key, make)
+        out: npt.NDArray[Any] = c.per_value(
+            f"addr{version}", cats, lambda: address_values(list(cats), version)
+        )
         return out
     return np.asarray(o.cats, dtype=object)
 
