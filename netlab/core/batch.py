@@ -81,6 +81,12 @@ class Batch:
         parts = {c.name: c.codec.take(self.part(c.name), keep) for c in STORED_COLUMNS}
         return Batch.from_parts(self.n - start, parts, self.first_version + start)
 
+    def take(self, rows: I64) -> Batch:
+        """The rows at positions `rows` (in that order), indexed from the first one's version."""
+        parts = {c.name: c.codec.take(self.part(c.name), rows) for c in STORED_COLUMNS}
+        first = self.first_version + int(rows[0]) if len(rows) else self.first_version
+        return Batch.from_parts(len(rows), parts, first)
+
     def to_frame(self) -> pd.DataFrame:
         """A typed netlab DataFrame of these rows, indexed from `first_version`."""
         data = {c.name: c.codec.to_pandas(self.part(c.name)) for c in STORED_COLUMNS}

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..capture import Capture
@@ -20,6 +22,7 @@ from ..capture.subscription import Subscription
 from ..core.alerts import Alert
 from ..core.batch import Batch
 from ..core.wire import rows_json
+from ..display_filter import DisplayFilter
 
 CLIENT_QUEUE = 64  # messages waiting for one client
 MAX_BEHIND = 256  # messages a client may lose in a row before it is disconnected
@@ -58,6 +61,7 @@ class Client:
     dropped: int = 0  # messages lost since the last one delivered
     behind: int = 0  # messages lost in a row
     disconnect: asyncio.Event = field(default_factory=asyncio.Event)
+    display_filter: DisplayFilter | None = None  # only the rows it matches (?filter=)
 
 
 class Broadcaster:
@@ -65,7 +69,9 @@ class Broadcaster:
 
     Each decoded batch is encoded as it arrives (in the subscription's thread, so the cost is
     spread); the event loop joins what is pending into one message at most every `interval`
-    seconds. A quiet capture's rows go out at once; a busy one's are paced.
+    seconds. A quiet capture's rows go out at once; a busy one's are paced. Clients with a
+    display filter get only the rows it matches: each distinct filter is evaluated and
+    encoded once per batch, however many clients share it.
     """
 
     def __init__(
@@ -79,10 +85,36 @@ class Broadcaster:
         self._unalert: Callable[[], None] | None = None
         self._unflows: Callable[[], None] | None = None
         self._interval = interval
-        self._pending: list[str] = []  # encoded rows (JSON array texts without brackets)
+        # encoded rows (JSON array texts without brackets), per display filter (None: all)
+        self._pending: dict[str | None, list[str]] = {}
+        self._filters: dict[str, tuple[DisplayFilter, int]] = {}  # text -> (filter, clients)
+        self._filters_lock = threading.Lock()  # read in the subscription's thread
         self._pending_version = 0
         self._flush_at: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
+
+    def add(self, client: Client) -> None:
+        """A client joins (event-loop thread)."""
+        self.clients.add(client)
+        f = client.display_filter
+        if f is not None:
+            with self._filters_lock:
+                _, count = self._filters.get(str(f), (f, 0))
+                self._filters[str(f)] = (f, count + 1)
+
+    def discard(self, client: Client) -> None:
+        """A client leaves (event-loop thread); idempotent."""
+        if client not in self.clients:
+            return
+        self.clients.discard(client)
+        f = client.display_filter
+        if f is not None:
+            with self._filters_lock:
+                _, count = self._filters[str(f)]
+                if count <= 1:
+                    del self._filters[str(f)]
+                else:
+                    self._filters[str(f)] = (f, count - 1)
 
     def start(self) -> None:
         """Subscribe to the capture."""
@@ -110,15 +142,24 @@ class Broadcaster:
     def _on_batch(self, batch: Batch) -> None:  # runs in the subscription's thread
         if not len(batch):
             return
-        rows = rows_json(batch)[1:-1]
+        texts: dict[str | None, str] = {None: rows_json(batch)[1:-1]}
+        with self._filters_lock:
+            filters = [f for f, _ in self._filters.values()]
+        if filters:
+            frame = batch.to_frame()
+            for f in filters:
+                picked = np.flatnonzero(f.mask(frame))
+                texts[str(f)] = rows_json(batch.take(picked))[1:-1] if len(picked) else ""
         last_version = batch.first_version + len(batch) - 1
         try:
-            self.loop.call_soon_threadsafe(self._add_rows, rows, last_version)
+            self.loop.call_soon_threadsafe(self._add_rows, texts, last_version)
         except RuntimeError:
             pass  # the event loop is closing
 
-    def _add_rows(self, rows: str, version: int) -> None:  # event-loop thread
-        self._pending.append(rows)
+    def _add_rows(self, texts: dict[str | None, str], version: int) -> None:  # event loop
+        for key, rows in texts.items():
+            if rows:
+                self._pending.setdefault(key, []).append(rows)
         self._pending_version = version
         if self._flush_at is None:
             due = max(self.loop.time(), self._last_flush + self._interval)
@@ -129,11 +170,14 @@ class Broadcaster:
         self._last_flush = self.loop.time()
         if not self._pending:
             return
-        # One text for all clients; missing fields are left out of each row (most rows have
-        # no VLAN, DNS name, ...), and clients read an absent field as null.
-        rows, self._pending = ",".join(self._pending), []
+        # One text for all clients of a filter; missing fields are left out of each row (most
+        # rows have no VLAN, DNS name, ...), and clients read an absent field as null.
+        pending, self._pending = self._pending, {}
         self.sent_batches += 1
-        self.publish(f'{{"type":"packets","version":{self._pending_version},"rows":[{rows}]}}')
+        for key, parts in pending.items():
+            rows = ",".join(parts)
+            text = f'{{"type":"packets","version":{self._pending_version},"rows":[{rows}]}}'
+            self.publish(text, only=key)
 
     def _on_flows(self, ended: pd.DataFrame) -> None:  # runs in the decoder thread
         rows = ended.to_json(orient="records", date_format="iso", date_unit="ns")
@@ -149,9 +193,14 @@ class Broadcaster:
         except RuntimeError:
             pass  # the event loop is closing
 
-    def publish(self, text: str) -> None:
-        """Queue a message for every client (event-loop thread)."""
+    def publish(self, text: str, only: str | None | bool = False) -> None:
+        """Queue a message for every client (event-loop thread); with `only`, for the clients
+        of that display filter's text (None: the clients without one)."""
         for client in list(self.clients):
+            if only is not False:
+                mine = client.display_filter
+                if (None if mine is None else str(mine)) != only:
+                    continue
             try:
                 client.queue.put_nowait(text)
                 client.behind = 0

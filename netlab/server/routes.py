@@ -16,7 +16,15 @@ from .._version import __version__
 from ..capture import Capture
 from ..config import Settings
 from ..core.wire import from_rows, number_ranges, to_rows
-from ..errors import CaptureError, CapturePermissionError, FilterError, InterfaceError, NetlabError
+from ..display_filter import filter as netlab_filter
+from ..errors import (
+    CaptureError,
+    CapturePermissionError,
+    DisplayFilterError,
+    FilterError,
+    InterfaceError,
+    NetlabError,
+)
 from ..export import pcapng_bytes
 from .broadcaster import Broadcaster, stats_dict
 
@@ -150,10 +158,28 @@ async def set_settings(change: CaptureSettingsIn, request: Request) -> dict[str,
     return message
 
 
-def _rows(capture: Capture, limit: int, since: int | None) -> pd.DataFrame:
-    if since is None:
-        return capture.frame.snapshot(last=limit)
-    return capture.frame.snapshot(since=since).iloc[:limit]
+FILTER = Query(None, description="a Wireshark display filter: only the rows it matches")
+
+
+def _filtered(df: pd.DataFrame, expression: str | None) -> pd.DataFrame:
+    """The rows of `df` a display filter matches (422 with the error where it is invalid)."""
+    if expression is None or not expression.strip():
+        return df
+    try:
+        return netlab_filter(df, expression)
+    except DisplayFilterError as e:
+        raise HTTPException(422, f"invalid display filter: {e}") from None
+
+
+def _rows(
+    capture: Capture, limit: int, since: int | None, where: str | None = None
+) -> pd.DataFrame:
+    if where is None or not where.strip():
+        if since is None:
+            return capture.frame.snapshot(last=limit)
+        return capture.frame.snapshot(since=since).iloc[:limit]
+    df = _filtered(capture.frame.snapshot(since=since), where)  # the matching ones, then limit
+    return df.iloc[:limit] if since is not None else df.iloc[-limit:]
 
 
 @router.get("/packets")
@@ -161,11 +187,14 @@ def packets(
     request: Request,
     limit: int = Query(100, ge=1, le=10_000),
     since: int | None = Query(None, ge=0),
+    filter: str | None = FILTER,  # noqa: A002 - the parameter's public name
 ) -> dict[str, Any]:
     """The newest rows (at most `limit`), or the first `limit` rows after version `since`
-    (page forward with since = the last version you got)."""
+    (page forward with since = the last version you got); with `filter`, of the rows a
+    display filter matches."""
     capture = served(request).capture
-    return {"version": capture.frame.version, "rows": to_rows(_rows(capture, limit, since))}
+    rows = _rows(capture, limit, since, filter)
+    return {"version": capture.frame.version, "rows": to_rows(rows)}
 
 
 @router.get(
@@ -179,6 +208,7 @@ def pcap(
     since: int | None = Query(None, ge=0),
     first: int | None = Query(None, ge=1, description="first frame number (with last)"),
     last: int | None = Query(None, ge=1, description="last frame number (with first)"),
+    filter: str | None = FILTER,  # noqa: A002 - the parameter's public name
 ) -> Response:
     """The packets of the same rows as /packets, or of frames `first`..`last` (at most
     100,000 numbers), as a pcapng file (for Wireshark). Rows whose bytes the server no
@@ -189,9 +219,9 @@ def pcap(
         if first is None or last is None or not 0 <= last - first < 100_000:
             raise HTTPException(422, "give first and last, at most 100,000 numbers apart")
         df = capture.frame.snapshot()
-        df = df[(df["number"] >= first) & (df["number"] <= last)]
+        df = _filtered(df[(df["number"] >= first) & (df["number"] <= last)], filter)
     else:
-        df = _rows(capture, limit, since)
+        df = _rows(capture, limit, since, filter)
     body, numbers, missing = pcapng_bytes(df)
     return Response(
         body,
@@ -209,11 +239,13 @@ def pcap(
 def get_flows(
     request: Request,
     limit: int = Query(1000, ge=1, le=100_000),
+    filter: str | None = FILTER,  # noqa: A002 - the parameter's public name
 ) -> dict[str, Any]:
     """The capture's live flow table (the flows not ended yet, as netlab.flows rows), the
-    `limit` most recently active, in flow order; times in ISO 8601, missing values null."""
+    `limit` most recently active, in flow order; times in ISO 8601, missing values null.
+    With `filter`, the flows a display filter matches (`tcp.port == 443`, `dns`...)."""
     capture = served(request).capture
-    table = capture.flows.snapshot()
+    table = _filtered(capture.flows.snapshot(), filter)
     if len(table) > limit:
         table = table.nlargest(limit, "last").sort_index()
     rows = json.loads(table.to_json(orient="records", date_format="iso", date_unit="ns"))

@@ -8,6 +8,8 @@ import contextlib
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from ..display_filter import compile_filter
+from ..errors import DisplayFilterError
 from .broadcaster import Client, stats_dict
 from .routes import Served, capture_settings
 from .security import origin_ok, token_ok
@@ -27,17 +29,26 @@ async def stream(ws: WebSocket) -> None:
         await ws.close(code=1008, reason="origin not allowed")
         return
     await ws.accept()
+    chosen = None
+    if ws.query_params.get("filter", "").strip():
+        try:
+            chosen = compile_filter(ws.query_params["filter"])
+        except DisplayFilterError as e:  # said in a message, then the stream ends
+            said = {"type": "error", "error": "invalid display filter", "detail": str(e)}
+            await ws.send_json(said)
+            await ws.close(code=1008, reason="invalid display filter")
+            return
     broadcaster = ctx.broadcaster
     assert broadcaster is not None, "the app's lifespan makes the broadcaster"
-    client = Client()
-    broadcaster.clients.add(client)
+    client = Client(display_filter=chosen)
+    broadcaster.add(client)
     ended = "left"
     try:
         await ws.send_json(capture_settings(capture))
         await ws.send_json({"type": "stats", **stats_dict(capture)})
         ended = await _pump(ws, client)
     finally:
-        broadcaster.clients.discard(client)
+        broadcaster.discard(client)
         if ws.client_state is WebSocketState.CONNECTED:
             code, reason = {
                 "slow": (1013, "too slow: messages were being dropped"),
