@@ -11,6 +11,8 @@ import pandas as pd
 from traitlets import Int
 
 from ..core.schema import COLUMN_NAMES
+from ..display_filter import DisplayFilter, compile_filter
+from ..errors import DisplayFilterError
 from .refresher import Refresher, SelfFed, Update, feed
 
 if TYPE_CHECKING:
@@ -54,6 +56,18 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
             placeholder="filter: address, port, name, text…", layout=w.Layout(width="280px")
         )
         self.search.add_class("netlab-table-search")
+        # a Wireshark display filter, applied on Enter; a mistake is shown under the box and
+        # the last valid filter stays
+        self.display_filter = w.Text(
+            placeholder="display filter, e.g. tcp.port == 443 && !tcp.analysis.retransmission",
+            continuous_update=False,
+            layout=w.Layout(width="100%"),
+        )
+        self.display_filter.add_class("netlab-display-filter")
+        self.filter_error = w.HTML()
+        self.filter_error.add_class("netlab-display-filter-error")
+        self.shown_filter: DisplayFilter | None = None
+        self.display_filter.observe(self._filter_changed, names="value")
         self.only_alerts = w.Checkbox(description="only rows in alert windows", indent=False)
         self.columns = w.SelectMultiple(options=list(COLUMN_NAMES), value=list(columns), rows=8)
         self.html = w.HTML()
@@ -69,6 +83,8 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         super().__init__(
             [
                 w.HBox([self.proto, self.search, self.only_alerts]),
+                self.display_filter,
+                self.filter_error,
                 options,
                 self.html,
                 w.HTML("<b>Select a packet</b> (to explain it):"),
@@ -82,6 +98,16 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
             self.render()
             source = None
         self.refresher: Refresher | None = feed(self.refresh, source, hz)
+
+    def _filter_changed(self, change: dict[str, Any]) -> None:
+        text = str(change["new"]).strip()
+        try:
+            self.shown_filter = compile_filter(text) if text else None
+        except DisplayFilterError as e:
+            self.filter_error.value = f"<pre class='netlab-error'>{html.escape(str(e))}</pre>"
+            return  # the last valid filter stays
+        self.filter_error.value = ""
+        self.render()
 
     def _picked(self, change: dict[str, Any]) -> None:
         if getattr(self._redrawing, "on", False):
@@ -123,6 +149,8 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         df = self.rows
         if df.empty:
             return df
+        if self.shown_filter is not None:  # tcp.stream counts the streams of the kept rows
+            df = df[self.shown_filter.mask(df)]
         if self.proto.value != "all":
             df = df[df["proto"].astype(str) == self.proto.value]
         text = self.search.value.strip().lower()

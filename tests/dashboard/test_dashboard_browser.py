@@ -178,6 +178,26 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         before = page.locator(".netlab-table-html").inner_text()
         expect(page.locator(".netlab-table-html")).not_to_have_text(before, timeout=60_000)
 
+        # a display filter: a mistake is said under its box, a valid one narrows the rows
+        box = page.locator(".netlab-display-filter input")
+        box.fill("tcp.port == 99999")
+        box.press("Enter")
+        expect(page.locator(".netlab-display-filter-error")).to_contain_text(
+            "too big for a 16-bit field"
+        )
+        box.fill("udp")
+        box.press("Enter")
+        expect(page.locator(".netlab-display-filter-error")).to_have_text("")
+        page.wait_for_function(
+            """() => {
+                const cells = [...document.querySelectorAll('.netlab-rows tbody td:nth-child(5)')];
+                return cells.length > 0 && cells.every(td => td.textContent.trim() === 'UDP');
+            }""",
+            timeout=60_000,
+        )
+        box.fill("")
+        box.press("Enter")
+
         # explain the selected packet, offline: the answer names the highlighted frame
         picker = page.locator(".netlab-table-picker select")
         picker.select_option(index=2)

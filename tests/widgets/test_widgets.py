@@ -110,3 +110,20 @@ def test_dashboard_banner_names_the_source_of_a_capture():
         assert "file demo.pcap" in banner
     finally:
         dash.close()
+
+
+def test_the_table_takes_a_display_filter_and_shows_mistakes_in_place(demo):
+    table = PacketTable(demo.iloc[:2000], max_rows=2000)
+    expression = 'tcp.flags.syn == 1 || dns.qry.name contains "example"'
+    table.display_filter.value = expression
+    want = netlab.filter(demo.iloc[:2000], expression)["number"].tolist()
+    assert want and table.filtered()["number"].tolist() == want
+    assert table.filter_error.value == ""
+    table.display_filter.value = "tcp.port == 99999"  # a mistake: said, the last filter stays
+    assert "too big for a 16-bit field" in table.filter_error.value
+    assert "^" in table.filter_error.value and "<script" not in table.filter_error.value
+    assert table.filtered()["number"].tolist() == want
+    table.display_filter.value = ""
+    assert len(table.filtered()) == 2000 and table.filter_error.value == ""
+    table.display_filter.value = '"<script>alert(1)</script>'  # escaped, never markup
+    assert "<script>" not in table.filter_error.value
