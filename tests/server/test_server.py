@@ -16,18 +16,7 @@ from websockets.sync.client import connect
 import netlab
 from netlab.server import ServerThread
 
-N = 600
-
-
-@pytest.fixture
-def replay_file(tmp_path):
-    path = tmp_path / "stream.pcap"
-    frames = [
-        synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1000, 2000 + i % 7, b"x")))
-        for i in range(N)
-    ]
-    synth.write_pcap(path, frames, step=0.002)  # 1.2 s of traffic at 500 packets/s
-    return path
+N = 600  # frames in conftest.replay_file
 
 
 def _settings(**kw):

@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-import synth
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -19,19 +18,8 @@ import netlab
 from netlab.display_filter import DisplayFilter
 from netlab.server import ServerThread
 
-N = 600
+N = 600  # frames in conftest.replay_file
 FILTERS = ["udp.dstport == 2003", "udp.dstport == 2003", "udp.dstport in {2000..2001}", None]
-
-
-@pytest.fixture
-def replay_file(tmp_path):
-    path = tmp_path / "stream.pcap"
-    frames = [
-        synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1000, 2000 + i % 7, b"x")))
-        for i in range(N)
-    ]
-    synth.write_pcap(path, frames, step=0.002)
-    return path
 
 
 def _server(path, start_capture: bool = True) -> tuple[ServerThread, netlab.Capture]:
