@@ -23,6 +23,7 @@ from ..core.alerts import Alert
 from ..core.batch import Batch
 from ..core.wire import rows_json
 from ..display_filter import DisplayFilter
+from ..errors import DisplayFilterError
 
 CLIENT_QUEUE = 64  # messages waiting for one client
 MAX_BEHIND = 256  # messages a client may lose in a row before it is disconnected
@@ -148,7 +149,10 @@ class Broadcaster:
         if filters:
             frame = batch.to_frame()
             for f in filters:
-                picked = np.flatnonzero(f.mask(frame))
+                try:
+                    picked = np.flatnonzero(f.mask(frame))
+                except DisplayFilterError:  # checked when the client came; never its rows
+                    continue
                 texts[str(f)] = rows_json(batch.take(picked))[1:-1] if len(picked) else ""
         last_version = batch.first_version + len(batch) - 1
         try:

@@ -3,6 +3,7 @@ agreement with tshark is in test_display_filter_tshark)."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -196,3 +197,16 @@ def test_dotted_quads_are_read_as_ipaddress_reads_them(texts):
             return -1
 
     assert ipv4_values(texts).tolist() == [reference(t) for t in texts]
+
+
+def test_times_and_durations_compare_in_seconds(mixed):
+    table = netlab.flows(mixed)
+    tcp = table["proto"].astype(object).eq("TCP")
+    for bound, some in (("0.0003", True), ("0.0004", False), ("0.001", False)):  # rtt is 0.4 ms
+        slow = netlab.filter(table, f"tcp.analysis.initial_rtt > {bound}")
+        want = table[tcp & (table["rtt"] > float(bound))]["flow"].tolist()
+        assert slow["flow"].tolist() == want and bool(want) == some
+    first = mixed["ts"].iloc[0].value / 1e9
+    early = netlab.filter(mixed, f"frame.time_epoch < {first + 1:.6f}")
+    assert len(early) == int((mixed["ts"] < mixed["ts"].iloc[0] + pd.Timedelta(seconds=1)).sum())
+    assert len(netlab.filter(mixed, "frame.time_relative < 1")) == len(early)

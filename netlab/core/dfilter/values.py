@@ -28,7 +28,7 @@ class Network:
         return self.low == self.high
 
 
-Literal = int | str | Network
+Literal = int | float | str | Network
 
 
 def read(field: FieldDef, v: Value) -> Literal:
@@ -46,8 +46,8 @@ def read(field: FieldDef, v: Value) -> Literal:
         return _BOOLS[v.text.lower()]
     if t is Type.TIME:
         return _seconds(field, v, scale=10**9)
-    if t is Type.SECONDS:
-        return _seconds(field, v, scale=10**9)
+    if t is Type.SECONDS:  # a float column of seconds (a flow's rtt)
+        return float(_seconds(field, v, scale=10**9)) / 1e9
     if t in (Type.IPV4, Type.IPV6):
         return _network(field, v)
     raise _bad(v, f"{field.name} is {a(t)}: it can only be tested alone, for presence")
