@@ -5,6 +5,7 @@ naming `tcp.port` twice pays for the ports once.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +64,10 @@ class _ByCategories:
             return hit[1]
         value = make()
         if len(self._items) >= self.size:
-            self._items.pop(next(iter(self._items)))
+            # filters may run in several threads at once (a server's subscriptions, a
+            # notebook): losing a race here only drops an entry, it never raises
+            with contextlib.suppress(RuntimeError, KeyError, StopIteration):
+                self._items.pop(next(iter(self._items)))
         self._items[key] = (weakref.ref(cats), value)
         return value
 
