@@ -84,3 +84,20 @@ def fake_openai() -> Iterator[object]:
     server = FakeOpenAI()
     yield server
     server.close()
+
+
+REPLAY_FRAMES = 600  # the server tests' replay capture: 1.2 s of traffic at 500 packets/s
+
+
+@pytest.fixture
+def replay_file(tmp_path: Path) -> Path:
+    """UDP from 10.0.0.1:1000 to 10.0.0.2 ports 2000..2006 in turn, 2 ms apart."""
+    import synth
+
+    path = tmp_path / "stream.pcap"
+    frames = [
+        synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1000, 2000 + i % 7, b"x")))
+        for i in range(REPLAY_FRAMES)
+    ]
+    synth.write_pcap(path, frames, step=0.002)
+    return path

@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 import netlab
 from netlab.server import ServerThread
 
-N = 600  # frames in conftest.replay_file
+N = 600  # frames in the replay_file fixture (tests/conftest.py)
 
 
 def _settings(**kw):

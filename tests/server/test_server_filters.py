@@ -18,7 +18,7 @@ import netlab
 from netlab.display_filter import DisplayFilter
 from netlab.server import ServerThread
 
-N = 600  # frames in conftest.replay_file
+N = 600  # frames in the replay_file fixture (tests/conftest.py)
 FILTERS = ["udp.dstport == 2003", "udp.dstport == 2003", "udp.dstport in {2000..2001}", None]
 
 
