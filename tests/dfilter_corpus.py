@@ -116,6 +116,7 @@ udp
 icmp
 icmpv6
 arp
+slarp
 vlan
 dns
 ip.src == 10.0.0.0/8

@@ -273,11 +273,14 @@ def _proto(d: Decoded, et: I64) -> Text:
     ip = d.ip_version > 0
     key = np.where(ip, d.tp, np.where(et != NO_L3, 1000 + (et & 0xFFFF), -1))
     key = np.where((et == -2) & ~ip, 999, key)  # LLC
+    key = np.where((et == -3) & ~ip, 998, key)  # Cisco SLARP
     inv, uniq = pd.factorize(key)
     cats = []
     for k in uniq.tolist():
         if k == 999:
             cats.append("LLC")
+        elif k == 998:
+            cats.append("SLARP")
         elif k >= 1000:
             cats.append(names.ethertype_name(k - 1000))
         else:

@@ -17,6 +17,7 @@ ET_IPV4 = 0x0800
 ET_ARP = 0x0806
 ET_IPV6 = 0x86DD
 ET_LLC = -2  # an 802.3 frame with an LLC header that is not SNAP
+ET_SLARP = -3  # Cisco HDLC's keepalive protocol, which takes RARP's number 0x8035 there
 NO_L3 = -1
 
 LINKTYPE_NAMES = {
@@ -83,7 +84,7 @@ def link_layer(
             e = np.where(fam == 2, ET_IPV4, np.where(np.isin(fam, (24, 28, 30)), ET_IPV6, NO_L3))
             # As Wireshark: a NULL frame starting 0x0f00/0x8f00 is really Cisco HDLC.
             hdlc = np.isin(view.u16(p), (0x0F00, 0x8F00))
-            e = np.where(hdlc, view.u16(p + 2), e)
+            e = np.where(hdlc, _hdlc_type(view.u16(p + 2)), e)
             q = p + 4
         elif lt in (12, 14, 101, 228):
             e, q = _by_version(view, p), p
@@ -163,6 +164,11 @@ def _unwrap(view: BytesView, pos: I64, et: I64, end: I64) -> tuple[I64, I64, I64
     return pos, et, vlan
 
 
+def _hdlc_type(ether: I64) -> I64:
+    """A Cisco HDLC protocol field as an EtherType; 0x8035 there is SLARP, not RARP."""
+    return np.where(ether == 0x8035, ET_SLARP, ether)
+
+
 def _scalar_rows(view: BytesView, p: I64, end: I64, lt: int) -> tuple[I64, I64]:
     e = np.full(len(p), NO_L3, dtype=np.int64)
     q = np.full(len(p), -1, dtype=np.int64)
@@ -226,7 +232,7 @@ def _scalar_link(data: bytes, lt: int, depth: int) -> tuple[int, int]:
     if lt in (9, 50):
         return _ppp(data, 0)
     if lt == 104:  # Cisco HDLC: address, control, EtherType
-        return 4, struct.unpack_from(">H", data, 2)[0]
+        return 4, int(_hdlc_type(np.array([struct.unpack_from(">H", data, 2)[0]]))[0])
     if lt == 107:  # Frame Relay: Q.922 address, then RFC 2427 NLPID or Cisco EtherType
         if data[2] == 0x03:
             i = 3 + (data[3] == 0)  # optional pad

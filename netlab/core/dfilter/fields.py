@@ -241,6 +241,7 @@ _PROTOCOL_NAMES = {
     "cdp": ("CDP",),
     "lldp": ("LLDP",),
     "eapol": ("EAPOL",),
+    "slarp": ("SLARP",),
 }
 
 
