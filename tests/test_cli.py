@@ -246,25 +246,9 @@ def test_frame_numbers_are_the_files_as_tshark_keeps_them(tmp_path):
     printed = run("capture", "-r", str(DEMO_PCAP), "-f", "udp port 53", "-c", "5", "-q")
     numbers = [int(line.split()[0]) for line in printed.stdout.splitlines()]
     if shutil.which("tshark"):
-        ref = subprocess.run(
-            [
-                "tshark",
-                "-r",
-                str(DEMO_PCAP),
-                "-Y",
-                "udp.port == 53",
-                "-c",
-                "5000",
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ).stdout.split()
-        assert numbers == [int(n) for n in ref[:5]]
+        from dfilter_corpus import tshark_frames
+
+        assert numbers == tshark_frames(DEMO_PCAP, "udp.port == 53")[:5].tolist()
     assert numbers[0] == 34  # the file's 34th frame is its first DNS query
     env = {**os.environ, "NETLAB_AI_MODE": "offline"}
     explained = subprocess.run(
@@ -348,23 +332,9 @@ def test_display_filter_shows_the_frames_tshark_shows(tmp_path, expression):
     numbers = [int(line.split()[0]) for line in printed.stdout.splitlines()]
     assert numbers and f"{len(numbers):,} packets;" in printed.stderr
     if shutil.which("tshark"):
-        ref = subprocess.run(
-            [
-                "tshark",
-                "-r",
-                str(DEMO_PCAP),
-                "-Y",
-                expression,
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        ).stdout.split()
-        assert numbers == [int(n) for n in ref]
+        from dfilter_corpus import tshark_frames
+
+        assert numbers == tshark_frames(DEMO_PCAP, expression).tolist()
     written = run(
         "capture", "-r", str(DEMO_PCAP), "-Y", expression, "-q", "-w", str(tmp_path / "o.csv")
     )

@@ -66,6 +66,15 @@ PORTS: dict[int, str] = {
 }
 
 
+# What shows a packet's service: a column of its own that is set, or a summary starting so
+# (a DNS message, an HTTP request, a TLS ClientHello). Flows and display filters read this.
+CONTENT_SIGNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "dns": ("dns_qname", ("Standard query",)),
+    "http": ("http_host", tuple(m.decode() for m in HTTP_METHODS)),
+    "tls": ("tls_sni", ("Client Hello",)),
+}
+
+
 def content_services(
     sub: pd.DataFrame, f: npt.NDArray[np.int64], count: int
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]:
@@ -74,13 +83,8 @@ def content_services(
     out = np.full(count, None, dtype=object)
     found = np.zeros(count, dtype=bool)
     text = sub["summary"].astype(object).fillna("").astype(str)
-    methods = tuple(m.decode() for m in HTTP_METHODS)
-    content = {
-        "dns": sub["dns_qname"].notna() | text.str.startswith("Standard query"),
-        "http": sub["http_host"].notna() | text.str.startswith(methods),
-        "tls": sub["tls_sni"].notna() | text.str.startswith("Client Hello"),
-    }
-    for name, shows in content.items():  # later ones win: a TLS flow may have DNS-like bytes
+    for name, (column, starts) in CONTENT_SIGNS.items():  # later ones win: a TLS flow may
+        shows = sub[column].notna() | text.str.startswith(starts)  # have DNS-like bytes
         rows = np.flatnonzero(shows.to_numpy())
         out[f[rows]] = name
         found[f[rows]] = True

@@ -111,6 +111,7 @@ def test_timeouts_cut_a_flow_into_parts():
     # packet times recorded in the file, compared with the timeout given: no clock is read
     assert (gaps > 0.5).all()  # each part starts after a silence longer than the timeout
     active = netlab.flows(df, idle_timeout=None, active_timeout=1.0)
+    # durations are spans of the file's packet times, checked against the timeout given
     assert len(active) > 1 and (active["duration"] < 1.0).all()
     per_proto = netlab.flows(df, idle_timeout={"UDP": 0.1, "*": 1e9}, active_timeout=None)
     assert len(per_proto) == 1  # the TCP flow is not cut by the UDP timeout

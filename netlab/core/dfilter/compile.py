@@ -155,9 +155,9 @@ def _compare(node: Compare) -> Mask:
         return _relation("==", d, occs, preds)
     assert isinstance(right, Value)
     if node.op in ("contains", "matches"):
-        return _relation("==", d, occs, _text_pred(node.op, right))
+        return _relation("==", d, occs, _TextPred(node.op, right))
     value = read(d, right)
-    return _relation(node.op, d, occs, _pred_pair(d, value))
+    return _relation(node.op, d, occs, PredPair(value))
 
 
 def _check_op(d: FieldDef, node: Compare, at: Field) -> None:
@@ -178,8 +178,8 @@ class PredPair:
     """How one value compares with an occurrence's values: `test(op)` gives a function of
     the values (numbers: the rows' values; text and addresses: the distinct values)."""
 
-    def __init__(self, d: FieldDef, value: Literal) -> None:
-        self.d, self.value = d, value
+    def __init__(self, value: Literal) -> None:
+        self.value = value
 
     def test(self, op: str) -> Pred:
         v = self.value
@@ -193,15 +193,11 @@ class PredPair:
         return lambda a: _ORDER[op](a, v)
 
 
-def _pred_pair(d: FieldDef, value: Literal) -> PredPair:
-    return PredPair(d, value)
-
-
 class _Many(PredPair):
     """Membership in a set (`in {...}`): several values and ranges."""
 
-    def __init__(self, d: FieldDef, items: list[tuple[Literal, Literal]]) -> None:
-        super().__init__(d, 0)
+    def __init__(self, items: list[tuple[Literal, Literal]]) -> None:
+        super().__init__(0)
         self.items = items
 
     def test(self, op: str) -> Pred:
@@ -229,7 +225,7 @@ def _set_pred(d: FieldDef, s: Set) -> PredPair:
         else:
             v = read(d, item)
             items.append((v, v))
-    return _Many(d, items)
+    return _Many(items)
 
 
 class _TextPred(PredPair):
@@ -246,10 +242,6 @@ class _TextPred(PredPair):
         if self.op == "matches":
             return lambda a: np.array([self.regex.search(s) is not None for s in a], dtype=bool)
         return lambda a: np.array([self.text in s for s in a], dtype=bool)
-
-
-def _text_pred(op: str, v: Value) -> PredPair:
-    return _TextPred(op, v)
 
 
 def _relation(op: str, d: FieldDef, occs: Occurrences, p: PredPair) -> Mask:
@@ -302,7 +294,7 @@ def _field_to_field(
     right = _occurrences(rf)
     compare = np.equal if node.op in ("==", "!=", "===", "!==") else _ORDER[node.op]
 
-    def pairs(c: Columns) -> tuple[list[Bools], list[Bools], list[Bools]]:
+    def pairs(c: Columns) -> tuple[list[Bools], list[Bools]]:
         ls, rs = left(c), right(c)
         lv, rv = _comparable(c, d, ls, rs)
         present, hit = [], []
@@ -311,10 +303,10 @@ def _field_to_field(
                 both = lo.present & ro.present
                 present.append(both)
                 hit.append(both & compare(la, ra))
-        return present, hit, [o.present for o in ls + rs]
+        return present, hit
 
     def mask(c: Columns) -> Bools:
-        present, hit, _ = pairs(c)
+        present, hit = pairs(c)
         if node.op == "!=":
             out = _any(c, present)
             for p, h in zip(present, hit, strict=True):

@@ -15,8 +15,8 @@ from enum import Enum
 import numpy as np
 import pandas as pd
 
-from ..app.payload import HTTP_METHODS
 from ..names import IP_PROTOCOLS
+from ..services import CONTENT_SIGNS
 from ..tcp_flags import BY_NAME as ANALYSIS_BITS
 from .columns import Bools, Cat, Columns, Num, Occurrence
 
@@ -150,33 +150,31 @@ def _ip_proto(version: int) -> Getter:
     return get
 
 
-def _app(c: Columns, name: str) -> Bools:
-    """Rows whose content netlab recognised as DNS, HTTP (a request) or TLS (a ClientHello)."""
+def _content(c: Columns, service: str) -> Bools:
+    """Rows whose content shows the service (services.CONTENT_SIGNS), once per evaluation."""
 
     def make() -> Bools:
+        column, starts = CONTENT_SIGNS[service]
         summary = c.text("summary")
-        starts: dict[str, tuple[str, ...]] = {
-            "dns": ("Standard query",),
-            "http": tuple(m.decode() + " " for m in HTTP_METHODS),
-            "tls": ("Client Hello",),
-        }
-        column = {"dns": "dns_qname", "http": "http_host", "tls": "tls_sni"}[name]
-        per = np.asarray(summary.cats.str.startswith(starts[name]), dtype=bool)
+        per = np.asarray(summary.cats.str.startswith(starts), dtype=bool)
         return summary.lookup(per) | c.text(column).present
 
-    if name in _LOCAL_DNS or name == "dns":  # Wireshark names DNS on these ports apart
-        dns: Bools = c.memo("app:any-dns", lambda: _app(c, "any-dns"))
-        if name != "dns":
-            return dns & _on_port(c, _LOCAL_DNS[name])
-        local = np.zeros(c.n, dtype=bool)
-        for port in _LOCAL_DNS.values():
-            local |= _on_port(c, port)
-        return dns & ~local
-    if name == "any-dns":
-        name = "dns"
-
-    out: Bools = c.memo("app:" + name, make)
+    out: Bools = c.memo("content:" + service, make)
     return out
+
+
+def _app(c: Columns, name: str) -> Bools:
+    """Rows whose content netlab recognised as DNS, HTTP (a request) or TLS (a ClientHello);
+    Wireshark names DNS on the mDNS and LLMNR ports apart, as protocols of their own."""
+    if name in ("http", "tls"):
+        return _content(c, name)
+    dns = _content(c, "dns")
+    if name in _LOCAL_DNS:
+        return dns & _on_port(c, _LOCAL_DNS[name])
+    local = np.zeros(c.n, dtype=bool)
+    for port in _LOCAL_DNS.values():
+        local |= _on_port(c, port)
+    return dns & ~local
 
 
 _LOCAL_DNS = {"mdns": 5353, "llmnr": 5355}
