@@ -19,6 +19,7 @@ from .core.detectors import (
 from .core.flow_table import flows
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
+from .core.stream import Stream
 from .core.summary import conversations, protocol_mix, top_talkers
 from .core.tcp_flags import BY_NAME as TCP_ANALYSIS_FLAGS
 from .core.tcp_flags import tcp_analysis_names
@@ -42,6 +43,7 @@ from .errors import (
     SettingsError,
 )
 from .export import PcapWriter, write_frame, write_pcap
+from .follow import stream, streams
 from .sources.base import Chunk, Source, SourceBase
 from .sources.interfaces import capture_permission, interfaces, validate_bpf
 from .sources.libpcap import Interface
@@ -86,6 +88,7 @@ __all__ = [
     "SettingsError",
     "Source",
     "SourceBase",
+    "Stream",
     "Subscription",
     "SynFloodDetector",
     "TCP_ANALYSIS_FLAGS",
@@ -105,6 +108,8 @@ __all__ = [
     "make_alert",
     "protocol_mix",
     "read_pcap",
+    "stream",
+    "streams",
     "tcp_analysis_names",
     "top_talkers",
     "validate_bpf",

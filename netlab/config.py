@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         description="MiB of the newest packet bytes a capture keeps, so its rows can be written "
         "back to pcap (netlab.write_pcap); 0: none",
     )
+    stream_max_mb: int = Field(
+        16,
+        gt=0,
+        le=65536,
+        description="MiB of bytes netlab.stream() reassembles of one flow (both sides); the "
+        "rest is cut and the stream marked truncated",
+    )
     batch_interval: float = Field(
         0.05,
         gt=0,

@@ -29,9 +29,13 @@ def ipv6(src: bytes, dst: bytes, nxt: int, payload: bytes, hlim: int = 64) -> by
     return struct.pack(">IHBB16s16s", 0x60000000, len(payload), nxt, hlim, src, dst) + payload
 
 
-def tcp(sport: int, dport: int, flags: int, payload: bytes = b"", seq: int = 1) -> bytes:
+def tcp(
+    sport: int, dport: int, flags: int, payload: bytes = b"", seq: int = 1, ack: int = 0
+) -> bytes:
     """A TCP header without options followed by `payload`."""
-    return struct.pack(">HHIIHHHH", sport, dport, seq, 0, (5 << 12) | flags, 65535, 0, 0) + payload
+    return (
+        struct.pack(">HHIIHHHH", sport, dport, seq, ack, (5 << 12) | flags, 65535, 0, 0) + payload
+    )
 
 
 def udp(sport: int, dport: int, payload: bytes) -> bytes:
@@ -129,7 +133,7 @@ def mixed_frames(count: int, seed: int = 7) -> Iterator[bytes]:
 
 
 def pcap_bytes(
-    frames: Iterable[bytes],
+    frames: Iterable[bytes | tuple[bytes, int]],
     *,
     times: Iterable[float] | None = None,
     start: float = 1_700_000_000.0,
@@ -145,11 +149,13 @@ def pcap_bytes(
     out = [struct.pack(byte_order + "IHHiIII", magic, 2, 4, 0, 0, snaplen, linktype)]
     ts_iter = iter(times) if times is not None else None
     scale = 1_000_000_000 if nanosecond else 1_000_000
-    for n, frame in enumerate(frames):
+    for n, item in enumerate(frames):
+        # a frame, or (the captured bytes, the length on the wire) for one the capture cut
+        frame, wirelen = item if isinstance(item, tuple) else (item, len(item))
         ts = next(ts_iter) if ts_iter is not None else start + n * step
         ticks = round(ts * scale)
         out.append(
-            struct.pack(byte_order + "IIII", ticks // scale, ticks % scale, len(frame), len(frame))
+            struct.pack(byte_order + "IIII", ticks // scale, ticks % scale, len(frame), wirelen)
         )
         if modified:
             out.append(struct.pack(byte_order + "IHBB", 1, 0x0800, 0, 0))
@@ -157,7 +163,9 @@ def pcap_bytes(
     return b"".join(out)
 
 
-def write_pcap(path: str | Path, frames: Iterable[bytes], **options: object) -> int:
+def write_pcap(
+    path: str | Path, frames: Iterable[bytes | tuple[bytes, int]], **options: object
+) -> int:
     """Write frames to a pcap file (options as for pcap_bytes); return how many were written."""
     frames = list(frames)
     Path(path).write_bytes(pcap_bytes(frames, **options))  # type: ignore[arg-type]

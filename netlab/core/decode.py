@@ -149,6 +149,23 @@ def decode_records(buf: npt.NDArray[np.uint8], rec: Records, first_number: int =
 
 def decode_batch(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1) -> Batch:
     """Decode every frame of `rec` (positions in `buf`) into a batch of stored columns."""
+    d, et, vlan, l3, end = _layers(buf, rec)
+    app = _app_fields(buf, d, et, l3, end)
+    return _assemble(rec, first_number, d, et, vlan, app)
+
+
+def payload_spans(buf: npt.NDArray[np.uint8], rec: Records) -> tuple[I64, I64]:
+    """Where each frame's TCP or UDP payload starts in `buf` (-1: none) and how many of its
+    bytes were captured: the bytes a stream is made of (up to the IP length, so an Ethernet
+    trailer is not payload)."""
+    d, *_, end = _layers(buf, rec)
+    start = d.payload
+    return start, np.where(start >= 0, np.maximum(np.minimum(d.payload_end, end) - start, 0), 0)
+
+
+def _layers(buf: npt.NDArray[np.uint8], rec: Records) -> tuple[Decoded, I64, I64, I64, I64]:
+    """The link, IP and transport layers of every frame: (decoded, EtherType, VLAN, layer-3
+    offset, captured end)."""
     n = len(rec)
     view = BytesView(buf)
     end = rec.offset + np.minimum(rec.caplen, np.maximum(len(buf) - rec.offset, 0))
@@ -172,8 +189,7 @@ def decode_batch(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1
     ip = np.flatnonzero(d.ip_version > 0)
     if len(ip):
         _transport(view, ip, l4[ip], ip_end[ip], d)
-    app = _app_fields(buf, d, et, l3, end)
-    return _assemble(rec, first_number, d, et, vlan, app)
+    return d, et, vlan, l3, end
 
 
 class _AppFields:
