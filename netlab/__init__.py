@@ -16,6 +16,7 @@ from .core.detectors import (
     RateDetector,
     SynFloodDetector,
 )
+from .core.dissection import Dissection
 from .core.flow_table import flows
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
@@ -25,6 +26,7 @@ from .core.tcp_flags import BY_NAME as TCP_ANALYSIS_FLAGS
 from .core.tcp_flags import tcp_analysis_names
 from .data import demo_pcap
 from .display_filter import DisplayFilter, compile_filter, filter
+from .dissect import dissect
 from .errors import (
     CaptureError,
     CaptureFileError,
@@ -66,6 +68,7 @@ __all__ = [
     "DashboardError",
     "DisplayFilter",
     "DisplayFilterError",
+    "Dissection",
     "ExplainError",
     "Explanation",
     "FileSource",
@@ -99,6 +102,7 @@ __all__ = [
     "conversations",
     "demo_pcap",
     "detect",
+    "dissect",
     "explain",
     "explain_alert",
     "filter",

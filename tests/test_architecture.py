@@ -26,7 +26,7 @@ ROOMS: list[tuple[str, ...]] = [
     ),
     ("netlab.packets",),
     ("netlab.sources",),
-    ("netlab.export", "netlab.follow"),
+    ("netlab.export", "netlab.follow", "netlab.dissect"),
     ("netlab.capture",),
     ("netlab.ai",),
     ("netlab.server",),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -280,3 +281,34 @@ def test_a_capture_file_that_changed_is_refused(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(netlab.NetlabError, match="changed or went away"):
         netlab.stream(df, 0)
+
+
+def _captured(path: Path, **settings) -> pd.DataFrame:
+    cap = netlab.Capture(
+        path, speed=None, settings=netlab.Settings.load(env_file=None, detectors="", **settings)
+    )
+    with cap:
+        deadline = time.monotonic() + 60
+        while len(cap.frame) < len(netlab.read_pcap(path)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return cap.frame.snapshot()
+
+
+def test_a_capture_follows_while_it_keeps_the_bytes():
+    path = CORPUS / "dpkt__http.pcap"
+    want = netlab.stream(netlab.read_pcap(path), 0)
+    got = netlab.stream(_captured(path), 0)
+    assert (got.client, got.server) == (want.client, want.server)
+    with pytest.warns(netlab.NetlabWarning, match="frames of flow 0 are left out"):
+        none_kept = netlab.stream(_captured(path, keep_bytes_mb=0), 0)
+    frames = netlab.read_pcap(path).query("flow == 0")
+    assert none_kept.frames_unavailable == len(frames) and none_kept.client == b""
+
+
+def test_streams_gives_every_flow_as_stream_does():
+    df = netlab.read_pcap(CORPUS / "pcpp__four_ipv6_http_streams.pcap")
+    each = [netlab.stream(df, n) for n in range(4)]
+    together = list(netlab.streams(df))
+    assert [s.flow for s in together] == [0, 1, 2, 3]
+    assert [(s.client, s.server) for s in together] == [(s.client, s.server) for s in each]
+    assert [s.flow for s in netlab.streams(df, flows=[2, 0])] == [0, 2]

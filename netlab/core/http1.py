@@ -111,6 +111,8 @@ def messages(stream: Stream) -> pd.DataFrame:
     df = pd.DataFrame(table, columns=list(COLUMNS))
     for col in ("frame", "status", "request"):
         df[col] = df[col].astype("Int64")
+    for col in ("method", "uri", "version", "reason", "content_type", "content_encoding", "note"):
+        df[col] = df[col].astype(object).where(df[col].notna(), None)  # None, not NaN
     return df
 
 

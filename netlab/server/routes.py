@@ -17,6 +17,7 @@ from ..capture import Capture
 from ..config import Settings
 from ..core.wire import from_rows, number_ranges, to_rows
 from ..display_filter import filter as netlab_filter
+from ..dissect import dissect
 from ..errors import (
     CaptureError,
     CapturePermissionError,
@@ -195,6 +196,21 @@ def packets(
     capture = served(request).capture
     rows = _rows(capture, limit, since, filter)
     return {"version": capture.frame.version, "rows": to_rows(rows)}
+
+
+@router.get("/packets/{number}")
+def packet_detail(request: Request, number: int) -> dict[str, Any]:
+    """The dissection of frame `number`: its layers and fields, each field's byte offset and
+    length, and the frame's bytes in hex (netlab.dissect's Dissection.to_dict())."""
+    capture = served(request).capture
+    df = capture.frame.snapshot()
+    at = (df["number"] == number).to_numpy().nonzero()[0]
+    if not len(at):
+        raise HTTPException(404, f"frame {number} is not in the capture's frame (any more)")
+    try:
+        return dissect(df.iloc[int(at[-1])]).to_dict()
+    except NetlabError as e:
+        raise HTTPException(404, str(e)) from None
 
 
 @router.get(
