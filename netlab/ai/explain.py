@@ -148,3 +148,49 @@ def explain_alert(
     except ExplainError as exc:
         result = exc
     return _finish(result, messages, offline, settings, started)
+
+
+def explain_flow(
+    flow: int | pd.Series,
+    frame: pd.DataFrame,
+    *,
+    settings: Settings | None = None,
+    client: Any = None,
+) -> Explanation:
+    """Explain one flow of `frame` (its number, or a row of netlab.flows(frame)): its summary
+    and TCP health; the first bytes of its stream too, only with NETLAB_AI_SEND_PAYLOAD=true."""
+    from ..core import explain_flow as flow_text
+    from ..core.flow_table import flows
+    from ..core.tcp_flags import FLAG_NAMES
+    from ..errors import NetlabError
+    from ..follow import _flows, stream
+
+    settings = settings or Settings.load()
+    started = time.monotonic()
+    number = int(flow["flow"]) if isinstance(flow, pd.Series) else int(flow)
+    numbers = _flows(frame)
+    packets = frame.iloc[(numbers == number).nonzero()[0]]
+    if not len(packets):
+        raise NetlabError(f"flow {number} has no packets in this frame")
+    row = flows(packets.assign(flow=number))
+    bits = packets["tcp_analysis"].to_numpy(dtype="int64")
+    counts = {b: int(((bits & b) != 0).sum()) for b in FLAG_NAMES}
+    facts = flow_text.flow_facts(row.iloc[0].to_dict() | {"flow": number}, counts)
+    offline = flow_text.offline_flow_explanation(facts)
+    if not _use_openai(settings, client):
+        return Explanation(offline, "offline", None, time.monotonic() - started)
+    payload = None
+    if settings.ai_send_payload and str(packets["proto"].iloc[0]) in ("TCP", "UDP"):
+        s = stream(frame, number, max_mb=1)
+        payload = {
+            "client": flow_text.preview(s.client),
+            "server": flow_text.preview(s.server),
+        }
+    messages = flow_text.flow_messages(facts, payload, settings.ai_redact_addresses)
+    own = client is None
+    client = client or make_client(settings)
+    try:
+        result: str | ExplainError = _chat(client, messages, settings, own=own)
+    except ExplainError as exc:
+        result = exc
+    return _finish(result, messages, offline, settings, started)
