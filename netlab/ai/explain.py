@@ -175,7 +175,8 @@ def explain_flow(
     row = flows(packets.assign(flow=number))
     bits = packets["tcp_analysis"].to_numpy(dtype="int64")
     counts = {b: int(((bits & b) != 0).sum()) for b in FLAG_NAMES}
-    facts = flow_text.flow_facts(row.iloc[0].to_dict() | {"flow": number}, counts)
+    summary = {str(k): v for k, v in row.iloc[0].items()} | {"flow": number}
+    facts = flow_text.flow_facts(summary, counts)
     offline = flow_text.offline_flow_explanation(facts)
     if not _use_openai(settings, client):
         return Explanation(offline, "offline", None, time.monotonic() - started)
