@@ -25,6 +25,12 @@ COLOURS = {"client": ("#7f0000", "#fbeded"), "server": ("#00007f", "#ededfb")}
 _PRINTABLE = bytes(b if 32 <= b < 127 or b in (9, 10, 13) else 46 for b in range(256))
 
 
+def as_text(data: bytes) -> str:
+    """Bytes as Wireshark's ASCII view shows them: outside printable ASCII (but tab, CR and
+    LF) a '.'."""
+    return data.translate(_PRINTABLE).decode("ascii")
+
+
 def gap_marker(missing: int) -> str:
     """What Wireshark writes where bytes are missing from the capture."""
     return f"[{missing} bytes missing in capture file]"
@@ -110,7 +116,7 @@ class Stream:
             if isinstance(piece, int):
                 parts.append(gap_marker(piece))
             else:
-                parts.append(piece.translate(_PRINTABLE).decode("ascii"))
+                parts.append(as_text(piece))
         return "".join(parts)
 
     def hexdump(self, direction: str | None = None) -> str:

@@ -3,9 +3,11 @@
 from .alerts import AlertBanner
 from .controls import CaptureControls
 from .dashboard import Dashboard, default_source
+from .detail import PacketDetail
 from .explain import ExplainPanel
 from .refresher import Refresher, Update
 from .sparkline import RateSparkline
+from .stream_view import StreamView
 from .table import PacketTable
 
 __all__ = [
@@ -13,9 +15,11 @@ __all__ = [
     "CaptureControls",
     "Dashboard",
     "ExplainPanel",
+    "PacketDetail",
     "PacketTable",
     "RateSparkline",
     "Refresher",
+    "StreamView",
     "Update",
     "default_source",
 ]

@@ -19,11 +19,16 @@ import ipywidgets as w
 
 from ..capture import Capture
 from ..config import Settings
+from ..core.stream import Stream
+from ..errors import NetlabError
+from ..follow import stream
 from .alerts import AlertBanner
 from .controls import CaptureControls
+from .detail import PacketDetail
 from .explain import ExplainPanel
 from .refresher import Refresher
 from .sparkline import RateSparkline
+from .stream_view import StreamView
 from .table import PacketTable
 
 
@@ -80,6 +85,12 @@ class Dashboard(w.VBox):  # type: ignore[misc]
             lambda: capture.frame.snapshot(),
             settings,
         )
+        self.detail = PacketDetail()
+        self.stream_view = StreamView(self._follow_selected)
+        # the selected packet's layers, dissected from the bytes the capture keeps
+        self.table.observe(
+            lambda _c: self.detail.show_row(self.table.selected_row), names="selected"
+        )
         note = note or f"Source: {capture.source.description}"
         banner = w.HTML(f'<div class="netlab-banner"><b>netlab</b> · {html.escape(note)}</div>')
         banner.add_class("netlab-source-banner")
@@ -104,6 +115,8 @@ class Dashboard(w.VBox):  # type: ignore[misc]
                 self.alerts,
                 self.sparkline,
                 self.table,
+                self.detail,
+                self.stream_view,
                 self.explain,
                 self.heartbeat,
             ]
@@ -120,6 +133,13 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         if not capture.running:
             capture.start()
         self.refresher.start()
+
+    def _follow_selected(self) -> Stream | None:
+        """The stream of the selected packet's flow, from the capture's frame and kept bytes."""
+        row = self.table.selected_row
+        if row is None:
+            raise NetlabError("select a packet first: its flow is the stream followed")
+        return stream(self.capture.frame.snapshot(), row)
 
     @classmethod
     def for_source(cls, source: str | None = None, **options: Any) -> Dashboard:

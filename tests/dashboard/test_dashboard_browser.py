@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import time
@@ -208,6 +209,19 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         output = page.locator(".netlab-explain-output")
         expect(output).to_contain_text("UDP", timeout=60_000)
         expect(output).to_contain_text(f"Frame {number}:")
+
+        # the selected packet's layers; picking a field marks its bytes; its flow followed
+        picker.select_option(index=1)
+        tree = page.locator(".netlab-detail-tree select")
+        expect(tree.locator("option").first).to_have_text("Ethernet", timeout=60_000)
+        tree.select_option(label=tree.locator("option", has_text="src = ").nth(1).inner_text())
+        expect(page.locator(".netlab-detail-hex mark.netlab-detail-mark").first).to_be_visible()
+        assert page.locator(".netlab-detail-hex mark.netlab-detail-mark").count() == 8  # IPv4
+        page.locator("button.netlab-follow").click()
+        title = page.locator(".netlab-stream-title")
+        expect(title).to_contain_text(re.compile(r"<Stream (TCP|UDP) flow"), timeout=60_000)
+        page.locator(".netlab-stream-mode button", has_text="Hex").click()
+        expect(page.locator(".netlab-stream-body")).to_contain_text("00000000  ")
 
         # still alive after several idle periods: the heartbeat keeps it running
         page.wait_for_timeout((IDLE + 2) * 1000)

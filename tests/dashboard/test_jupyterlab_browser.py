@@ -17,10 +17,14 @@ from test_dashboard_browser import ARGS, CHROMIUM, _free_port
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CELL = (
-    "import netlab\n"
+    "import ipywidgets, netlab\n"
     "from netlab.cli import DEMO_PCAP\n"
-    "from netlab.widgets import RateSparkline\n"
-    "RateSparkline(netlab.read_pcap(DEMO_PCAP))"
+    "from netlab.widgets import PacketDetail, RateSparkline, StreamView\n"
+    "df = netlab.read_pcap(DEMO_PCAP)\n"
+    "tcp = df[df.proto == 'TCP'].iloc[0]\n"
+    "view = StreamView(lambda: netlab.stream(df, tcp))\n"
+    "view.follow()\n"
+    "ipywidgets.VBox([RateSparkline(df), PacketDetail(netlab.dissect(tcp)), view])"
 )
 
 
@@ -82,7 +86,7 @@ def lab(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_the_rate_chart_renders_in_jupyterlab(lab):
+def test_the_rate_chart_detail_and_stream_render_in_jupyterlab(lab):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -119,5 +123,12 @@ def test_the_rate_chart_renders_in_jupyterlab(lab):
             assert texts and all(t.strip() for t in texts), texts  # labelled axes
             assert any(t.count(":") == 2 for t in texts), texts  # x in HH:MM:SS packet time
             assert not [m for m in console if "invalid format" in m], console
+            # packet detail and the followed stream render in JupyterLab too
+            page.locator(".netlab-detail-tree select option").first.wait_for(state="attached")
+            assert (
+                page.locator(".netlab-detail-tree select option").first.inner_text() == "Ethernet"
+            )
+            page.locator(".netlab-stream-client").first.wait_for(state="attached")
+            assert page.locator(".netlab-stream-server").count() >= 1
         finally:
             browser.close()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import netlab
+from conftest import DATA
 from netlab.data import DEMO_PCAP
 from netlab.widgets import Dashboard, ExplainPanel, PacketTable, RateSparkline
 from netlab.widgets.refresher import frame_update
@@ -127,3 +128,51 @@ def test_the_table_takes_a_display_filter_and_shows_mistakes_in_place(demo):
     assert len(table.filtered()) == 2000 and table.filter_error.value == ""
     table.display_filter.value = '"<script>alert(1)</script>'  # escaped, never markup
     assert "<script>" not in table.filter_error.value
+
+
+def test_packet_detail_marks_the_picked_fields_bytes():
+    from netlab.widgets import PacketDetail
+
+    df = netlab.read_pcap(DATA / "corpus" / "dpkt__http.pcap")
+    detail = PacketDetail()
+    detail.show_row(df.iloc[3])
+    labels = [label for label, _ in detail.tree.options]
+    assert labels[0] == "Ethernet" and "    src = 145.254.160.237" in labels
+    assert "netlab-detail-mark" not in detail.hex.value
+    detail.pick("ip.src")
+    assert detail.hex.value.count('<mark class="netlab-detail-mark">') == 8  # 4 hex, 4 text
+    assert "91</mark>" in detail.hex.value
+    gone = df.iloc[0].copy()
+    gone.attrs = {}
+    detail.show_row(gone)  # no bytes: said in place
+    assert "do not say where their packets are" in detail.hex.value
+
+
+def test_stream_view_colours_each_side_and_lists_http():
+    from netlab.widgets import StreamView
+
+    df = netlab.read_pcap(DATA / "corpus" / "dpkt__http.pcap")
+    view = StreamView(lambda: netlab.stream(df, 0))
+    view.follow()
+    assert 'class="netlab-stream-client"' in view.body.value
+    assert 'class="netlab-stream-server"' in view.body.value
+    assert "GET /download.html" in view.body.value and "netlab-http-table" in view.http.value
+    view.mode.value = "Hex"
+    assert "00000000  47 45 54 20" in view.body.value
+    broken = StreamView(lambda: netlab.stream(df, 99))
+    broken.follow()
+    assert "flow 99 has no packets" in broken.title.value
+
+
+def test_the_dashboard_shows_the_selected_packet_and_follows_its_flow():
+    dash = Dashboard(netlab.Capture(DEMO_PCAP, speed=None), hz=5)
+    try:
+        assert _until(lambda: not dash.table.rows.empty and dash.table.rows.proto.eq("TCP").any())
+        shown = dash.table.rows[dash.table.rows.proto.eq("TCP")]
+        tcp = shown.iloc[-1]
+        dash.table.selected = int(tcp["number"])  # as picking it in the list does
+        assert any("TCP" == label for label, _ in dash.detail.tree.options)
+        dash.stream_view.button.click()
+        assert f"flow {int(tcp['flow'])}" in dash.stream_view.title.value
+    finally:
+        dash.close()
