@@ -68,7 +68,7 @@ def stream(
             NetlabWarning,
             stacklevel=2,
         )
-    at = np.arange(len(kept.rows))
+    at = np.arange(len(kept))
     return kept.stream(number, at, _max_bytes(max_mb), kept.unavailable, frame.iloc[rows[0]])
 
 
@@ -107,15 +107,18 @@ def streams(
 
 @dataclass
 class _Payloads:
-    """Rows of TCP/UDP packets whose bytes were found, with where each payload is."""
+    """Rows of TCP/UDP packets whose bytes were found (as numpy columns: no pandas per flow),
+    with where each payload is."""
 
-    rows: pd.DataFrame
+    cols: dict[str, npt.NDArray[Any]]
     found: npt.NDArray[np.bool_]
     buffers: list[Any]
     buffer_of: I64
     payload_at: I64
-    datalen: I64
     where: str
+
+    def __len__(self) -> int:
+        return len(self.cols["number"])
 
     @property
     def unavailable(self) -> int:
@@ -136,27 +139,47 @@ class _Payloads:
             buffer_of.append(np.full(len(start), i, dtype=np.int64))
             payload_at.append(np.maximum(start, 0))
             datalen.append(length)
-        return _Payloads(
-            rows[found], found, buffers, _cat(buffer_of), _cat(payload_at), _cat(datalen),
-            store.description,
-        )  # fmt: skip
+        rows = rows[found]
+        flags = rows["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
+        cols = {
+            "number": rows["number"].to_numpy(dtype=np.int64),
+            "proto": rows["proto"].astype(object).to_numpy(),
+            "src": rows["src"].astype(object).to_numpy(),
+            "dst": rows["dst"].astype(object).to_numpy(),
+            "sport": rows["sport"].to_numpy(dtype=np.int64, na_value=-1),
+            "dport": rows["dport"].to_numpy(dtype=np.int64, na_value=-1),
+            "seq": rows["tcp_seq"].to_numpy(dtype=np.int64, na_value=0),
+            # without the ACK flag the field means nothing (tshark shows it all the same)
+            "ack": np.where(flags & ACK, rows["tcp_ack"].to_numpy(dtype=np.int64, na_value=-1), -1),
+            "syn": (flags & SYN) != 0,
+            "seglen": rows["paylen"].to_numpy(dtype=np.int64, na_value=0),
+            "datalen": _cat(datalen),
+        }
+        return _Payloads(cols, found, buffers, _cat(buffer_of), _cat(payload_at), store.description)
 
     def stream(
         self, number: int, at: I64, max_bytes: int, unavailable: int, first: pd.Series | None = None
     ) -> Stream:
         """The stream of the rows at positions `at` (one flow's, in capture order); `first`:
         the flow's first packet, when it may have no row here."""
-        rows = self.rows.iloc[at]
-        first = rows.iloc[0] if len(rows) else first
-        assert first is not None, "a flow has a packet"
-        proto = str(first["proto"])
-        seg = _segments(rows, self.datalen[at])
+        c = {k: v[at] for k, v in self.cols.items()}
+        if len(at):
+            head = {k: c[k][0] for k in ("proto", "src", "dst", "sport", "dport")}
+        else:
+            assert first is not None, "a flow has a packet"
+            head = {k: first[k] for k in ("proto", "src", "dst", "sport", "dport")}
+        proto = str(head["proto"])
+        # the client is the sender of the flow's first packet (as Wireshark)
+        server = (
+            ~((c["src"] == head["src"]) & (c["sport"] == c["sport"][0])) if len(at) else c["syn"]
+        )
+        seg = Segments(c["number"], server, c["seq"], c["ack"], c["syn"], c["seglen"], c["datalen"])
         plan = follow_tcp(seg) if proto == "TCP" else follow_udp(seg)
         meta = {
             "flow": number,
             "proto": proto,
-            "client_endpoint": _endpoint(first, "src", "sport"),
-            "server_endpoint": _endpoint(first, "dst", "dport"),
+            "client_endpoint": _endpoint(head["src"], head["sport"]),
+            "server_endpoint": _endpoint(head["dst"], head["dport"]),
             "frames_unavailable": unavailable,
         }
         return assemble(
@@ -198,24 +221,8 @@ def _flow_number(flow: int | pd.Series | None) -> int:
     return int(flow)
 
 
-def _endpoint(row: pd.Series, addr: str, port: str) -> Endpoint:
-    a, p = row[addr], row[port]
-    return Endpoint(None if pd.isna(a) else str(a), None if pd.isna(p) else int(p))
-
-
-def _segments(rows: pd.DataFrame, datalen: I64) -> Segments:
-    """The flow's segments; the client is the sender of its first packet (as Wireshark)."""
-    src = rows["src"].astype(object).to_numpy()
-    sport = rows["sport"].to_numpy(dtype=np.int64, na_value=-1)
-    server = ~((src == src[0]) & (sport == sport[0])) if len(rows) else np.zeros(0, bool)
-    flags = rows["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
-    return Segments(
-        frame=rows["number"].to_numpy(dtype=np.int64),
-        server=np.asarray(server, dtype=bool),
-        seq=rows["tcp_seq"].to_numpy(dtype=np.int64, na_value=0),
-        # without the ACK flag the field means nothing (tshark shows it all the same)
-        ack=np.where(flags & ACK, rows["tcp_ack"].to_numpy(dtype=np.int64, na_value=-1), -1),
-        syn=(flags & SYN) != 0,
-        seglen=rows["paylen"].to_numpy(dtype=np.int64, na_value=0),
-        datalen=np.asarray(datalen, dtype=np.int64),
+def _endpoint(address: Any, port: Any) -> Endpoint:
+    gone = address is None or pd.isna(address)
+    return Endpoint(
+        None if gone else str(address), None if pd.isna(port) or port < 0 else int(port)
     )

@@ -845,6 +845,111 @@ def cmd_filter(args: argparse.Namespace) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _bulk_pcap(path: Path, megabytes: int) -> int:
+    """One TCP connection carrying `megabytes` MB one way (1448-byte segments, an ACK every
+    other one), written with struct; returns the payload bytes."""
+    import synth
+
+    total, seg = megabytes * 1_000_000, 1448
+    a, b = "10.9.0.1", "10.9.0.2"
+    pattern = bytes(range(256)) * 7
+
+    def frame(
+        src: str, dst: str, sport: int, dport: int, flags: int, data: bytes, seq: int, ack: int
+    ) -> bytes:
+        return synth.ether(synth.ipv4(src, dst, 6, synth.tcp(sport, dport, flags, data, seq, ack)))
+
+    with open(path, "wb") as out:
+        out.write(synth.pcap_bytes([]))
+        frames = [
+            frame(a, b, 40000, 5001, 0x002, b"", 999, 0),
+            frame(b, a, 5001, 40000, 0x012, b"", 4999, 1000),
+            frame(a, b, 40000, 5001, 0x010, b"", 1000, 5000),
+        ]
+        sent = 0
+        while sent < total:
+            n = min(seg, total - sent)
+            frames.append(
+                frame(a, b, 40000, 5001, 0x018, pattern[sent % 256 :][:n], 1000 + sent, 5000)
+            )
+            sent += n
+            if len(frames) % 2 == 0:
+                frames.append(frame(b, a, 5001, 40000, 0x010, b"", 5000, 1000 + sent))
+            if len(frames) >= 10_000:
+                out.write(synth.pcap_bytes(frames)[24:])  # the records, without a file header
+                frames = []
+        out.write(synth.pcap_bytes(frames)[24:])
+    return total
+
+
+def _tshark_follow(path: Path, streams: list[int]) -> float:
+    """Seconds tshark takes to follow these TCP streams in one pass (raw bytes out)."""
+    args = ["tshark", "-r", str(path), "-q"]
+    for n in streams:
+        args += ["-z", f"follow,tcp,raw,{n}"]
+    t0 = time.perf_counter()
+    subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def cmd_stream(args: argparse.Namespace) -> None:
+    import flowgen
+
+    import netlab
+
+    workdir = Path(tempfile.mkdtemp(prefix="netlab-bench-"))
+    have_tshark = shutil.which("tshark") is not None
+    bulk = workdir / "bulk.pcap"
+    payload = _bulk_pcap(bulk, args.megabytes)
+    df = netlab.read_pcap(bulk)
+    print(f"bulk: one connection, {payload / 1e6:.0f} MB, {len(df):,} packets\n")
+    secs, s = _timed(lambda: netlab.stream(df, 0, max_mb=args.megabytes * 2), args.runs)
+    assert len(s.client) == payload and s.client[:4] == bytes(range(4))  # type: ignore[attr-defined]
+    held = s.nbytes  # type: ignore[attr-defined]
+    print("| bulk transfer | seconds | MB/s |")
+    print("|---|---|---|")
+    print(f"| netlab stream() | {secs:.2f} | {payload / secs / 1e6:,.0f} |")
+    if have_tshark:
+        t = _tshark_follow(bulk, [0])
+        print(f"| tshark -z follow,tcp,raw,0 | {t:.2f} | {payload / t / 1e6:,.0f} |")
+    print(
+        f"\nmemory: the stream holds {held:,} bytes for {payload:,} of payload "
+        f"(+{held / payload - 1:.2%})\n"
+    )
+    del s, df
+    path = workdir / "flows.pcap"
+    n = flowgen.write(path, args.packets, seed=1)
+    df = netlab.read_pcap(path)
+    secs, streams = _timed(lambda: list(netlab.streams(df)), args.runs)
+    count = len(streams)  # type: ignore[arg-type]
+    tcp = sorted(set(df.loc[df.proto.eq("TCP"), "flow"].dropna().astype(int)))
+    volume = sum(len(x.client) + len(x.server) for x in streams)  # type: ignore[attr-defined]
+    print(
+        f"all streams of the flows capture: {n:,} packets, {count:,} streams "
+        f"({len(tcp):,} TCP), {volume / 1e6:.0f} MB\n"
+    )
+    print("| all streams | seconds | streams/s |")
+    print("|---|---|---|")
+    print(f"| netlab streams() | {secs:.2f} | {count / secs:,.0f} |")
+    if have_tshark:
+        # tshark follows one stream per tap, and each tap filters every packet: time a pass
+        # with no tap and one with `sample` taps, and scale the taps' part to every TCP stream
+        sample = min(args.sample, len(tcp))
+        base = _tshark_follow(path, [])
+        part = max(_tshark_follow(path, list(range(sample))) - base, 0.0)
+        total = base + part * len(tcp) / sample
+        print(
+            f"| tshark, one pass with every TCP stream's tap (from {sample} taps) | "
+            f"{total:.0f} | {len(tcp) / total:,.1f} |"
+        )
+        print(
+            f"| tshark, one run per TCP stream ({base:.2f} s a run) | {base * len(tcp):.0f} | "
+            f"{1 / base:,.1f} |"
+        )
+        print(f"\nnetlab is {total / secs:,.0f}x tshark's faster way (which follows TCP only)")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -864,6 +969,12 @@ def main() -> None:
     flows.add_argument("--packets", type=int, default=500_000)
     flows.add_argument("--runs", type=int, default=3, help="netlab runs (median)")
     flows.set_defaults(run=cmd_flows)
+    follow = sub.add_parser("stream", help="follow a bulk stream and all streams vs tshark")
+    follow.add_argument("--megabytes", type=int, default=200, help="the bulk transfer")
+    follow.add_argument("--packets", type=int, default=200_000, help="the flows capture")
+    follow.add_argument("--runs", type=int, default=3, help="netlab runs (median)")
+    follow.add_argument("--sample", type=int, default=100, help="tshark taps timed")
+    follow.set_defaults(run=cmd_stream)
     filt = sub.add_parser("filter", help="display filters vs pandas by hand and tshark -Y")
     filt.add_argument("--packets", type=int, default=1_000_000)
     filt.add_argument("--runs", type=int, default=5, help="runs of each (median)")
