@@ -110,7 +110,9 @@ def main() -> int:
             print(out.stdout, out.stderr)
             return 1
         smoke = (
-            "import netlab; df = netlab.read_pcap(netlab.demo_pcap()); print(len(df), 'demo rows')"
+            "import netlab; df = netlab.read_pcap(netlab.demo_pcap()); print(len(df), 'demo rows');"
+            "tcp = df[df.proto == 'TCP'].iloc[0]; s = netlab.stream(df, tcp);"
+            "d = netlab.dissect(tcp); print(repr(s)); print(len(d.layers), 'layers dissected')"
         )
         out = _run([py, "-c", smoke], cwd=work)
         print(out.stdout.strip())
