@@ -8,6 +8,7 @@ field can be found by either name (and the offsets are checked against tshark's 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -87,10 +88,16 @@ def dissect_bytes(data: bytes, linktype: int = 1, number: int = 0) -> Dissection
         packet = cls(data)
     except Exception as exc:  # noqa: BLE001 - a malformed frame still shows its bytes
         packet, note = Raw(data), f"scapy could not dissect it: {exc}"
-    layers = []
+    layers: list[Layer] = []
     layer = packet
     while not isinstance(layer, NoPayload):
         try:
+            original = _original(layer)
+            if layers and layers[-1].tshark == "tcp" and _HTTP_START.match(original):
+                # HTTP by netlab, whether or not scapy's HTTP layer is bound (its fields are
+                # parsed by regular expressions: no byte offsets to walk)
+                layers += _http(original, len(data) - len(original))
+                break
             layers.append(_layer(layer, data))
         except Exception as exc:  # noqa: BLE001
             note = f"the {layer.name} layer could not be read: {exc}"
@@ -99,8 +106,13 @@ def dissect_bytes(data: bytes, linktype: int = 1, number: int = 0) -> Dissection
     return Dissection(number, data, layers, note)
 
 
+def _original(layer: Any) -> bytes:
+    """The bytes scapy dissected this layer (and its payload) from."""
+    return layer.original if isinstance(layer.original, bytes) else bytes(layer)
+
+
 def _layer(layer: Any, frame: bytes) -> Layer:
-    original = layer.original if isinstance(layer.original, bytes) else bytes(layer)
+    original = _original(layer)
     offset = len(frame) - len(original)
     total = len(original)
     kind = type(layer).__name__
@@ -126,3 +138,59 @@ def _layer(layer: Any, frame: bytes) -> Layer:
             Field(f.name, shown, offset + first, (end + 7) // 8 - first, names.get(f.name))
         )
     return out
+
+
+_HTTP_START = re.compile(rb"(?:[A-Z]{3,10} \S+ HTTP/\d\.\d|HTTP/\d\.\d \d{3}(?: [^\r\n]*)?)\r?\n")
+_HTTP_HEADERS = {
+    "host": "http.host", "user-agent": "http.user_agent", "accept": "http.accept",
+    "accept-language": "http.accept_language", "accept-encoding": "http.accept_encoding",
+    "connection": "http.connection", "referer": "http.referer", "cookie": "http.cookie",
+    "set-cookie": "http.set_cookie", "content-type": "http.content_type",
+    "content-length": "http.content_length_header", "content-encoding": "http.content_encoding",
+    "transfer-encoding": "http.transfer_encoding", "server": "http.server", "date": "http.date",
+    "location": "http.location", "cache-control": "http.cache_control",
+    "last-modified": "http.last_modified", "authorization": "http.authorization",
+}  # fmt: skip
+
+
+def _http(data: bytes, offset: int) -> list[Layer]:
+    """An HTTP message's start line and header lines (tshark's fields: a header is its whole
+    line), and its body (as far as this segment holds it) as data."""
+    end = data.find(b"\r\n\r\n")
+    head_end = len(data) if end < 0 else end + 4
+    layer = Layer("HTTP", offset, len(data), tshark="http")
+    first_end = data.find(b"\n") + 1
+    tokens = data[:first_end].rstrip(b"\r\n").split(b" ", 2)
+    names = (
+        ("version", "http.response.version", "code", "http.response.code", "phrase",
+         "http.response.phrase")
+        if tokens[0].startswith(b"HTTP/")
+        else ("method", "http.request.method", "uri", "http.request.uri", "version",
+              "http.request.version")
+    )  # fmt: skip
+    at = 0
+    for i, token in enumerate(tokens):
+        shown = token.decode("latin-1")
+        layer.fields.append(Field(names[2 * i], shown, offset + at, len(token), names[2 * i + 1]))
+        at += len(token) + 1
+    at = first_end
+    while at < head_end:
+        line_end = data.find(b"\n", at, head_end)
+        line_end = head_end if line_end < 0 else line_end + 1
+        line = data[at:line_end]
+        name, sep, value = line.partition(b":")
+        if sep:
+            key = name.strip().decode("latin-1")
+            shown = value.strip().decode("latin-1")[:SHOWN]
+            layer.fields.append(
+                Field(key, shown, offset + at, len(line), _HTTP_HEADERS.get(key.lower()))
+            )
+        at = line_end
+    layers = [layer]
+    if head_end < len(data):
+        body = data[head_end:]
+        shown = repr(body[:SHOWN])
+        raw = Layer("Raw", offset + head_end, len(body), tshark="data")
+        raw.fields.append(Field("load", shown, offset + head_end, len(body)))
+        layers.append(raw)
+    return layers

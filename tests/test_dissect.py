@@ -18,7 +18,7 @@ needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="needs 
 # header's start; 802.1Q's priority: the 2-byte tag); netlab as the bytes its bits are in.
 WORD_MASKED = {"ipv6.tclass", "vlan.priority"}
 FILES = (
-    "dpkt__http.pcap",  # Ethernet, IPv4, TCP with payload
+    "dpkt__http.pcap",  # Ethernet, IPv4, TCP, HTTP
     "dpkt__dns_icmp.pcap",  # UDP, DNS, ICMP
     "pcpp__four_ipv6_http_streams.pcap",  # IPv6
     "pcpp__VlanPackets.pcap",  # 802.1Q
@@ -61,6 +61,8 @@ def test_field_offsets_are_tsharks(name):
                 theirs = expected[i].get(f.tshark)
                 if f.tshark == "vlan.etype" and not theirs:  # below 0x600 it is a length
                     theirs = expected[i].get("vlan.len")
+                if f.tshark.startswith("http.") and not theirs:
+                    continue  # tshark shows a message split over segments on its last one
                 assert theirs, f"frame {d.number}: tshark shows no {f.tshark}"
                 assert (f.offset, f.length) in theirs, (
                     d.number,
@@ -76,7 +78,8 @@ def test_field_offsets_are_tsharks(name):
 def test_a_dissection_is_plain_data_and_marks_a_fields_bytes():
     df = netlab.read_pcap(CORPUS / "dpkt__http.pcap")
     d = netlab.dissect(df.iloc[3])
-    assert [layer.tshark for layer in d.layers] == ["eth", "ip", "tcp", "data"]
+    assert [layer.tshark for layer in d.layers] == ["eth", "ip", "tcp", "http"]
+    assert d.field("http.host").shown == "www.ethereal.com"
     src = d.field("ip.src")
     assert src is d.field("IP.src") and src.shown == "145.254.160.237"
     assert d.data[src.offset : src.offset + src.length] == bytes([145, 254, 160, 237])

@@ -44,7 +44,7 @@ def test_packet_detail_and_a_remote_stream_are_the_files():
         assert detail.status_code == 200
         body = detail.json()
         assert body == netlab.dissect(offline.iloc[3]).to_dict()
-        assert [layer["tshark"] for layer in body["layers"]] == ["eth", "ip", "tcp", "data"]
+        assert [layer["tshark"] for layer in body["layers"]] == ["eth", "ip", "tcp", "http"]
         missing = httpx.get(f"{srv.url}/packets/999")
         assert missing.status_code == 404 and "not in the capture" in missing.json()["detail"]
         assert httpx.get(f"{srv.url}/packets/x").status_code == 422
