@@ -30,7 +30,7 @@ SYN, ACK = 0x002, 0x010
 # what following needs of the rows (a narrow copy is cheaper than all columns)
 NEEDED = (
     "number", "ts", "length", "caplen", "linktype", "proto", "src", "sport", "dst", "dport",
-    "tcp_flags", "tcp_seq", "tcp_ack", "paylen",
+    "tcp_flags", "tcp_seq", "tcp_ack", "paylen", "flow",
 )  # fmt: skip
 
 
@@ -60,7 +60,7 @@ def stream(
     proto = str(frame["proto"].iloc[rows[0]])
     if proto not in ("TCP", "UDP"):
         raise NetlabError(f"flow {number} is {proto}: stream() follows TCP and UDP flows")
-    kept = _Payloads.of(frame.iloc[rows], packets)
+    kept = _Payloads.of(frame.iloc[rows].assign(flow=number), packets)
     if kept.unavailable:
         warnings.warn(
             f"{kept.unavailable} frames of flow {number} are left out: {kept.where} does not "
@@ -86,7 +86,7 @@ def streams(
     if flows is not None:
         wanted &= np.isin(numbers, np.fromiter(flows, dtype=np.int64))
     rows = np.flatnonzero(wanted)
-    kept = _Payloads.of(frame.iloc[rows], packets)
+    kept = _Payloads.of(frame.iloc[rows].assign(flow=numbers[rows]), packets)
     if kept.unavailable:
         warnings.warn(
             f"{kept.unavailable} frames are left out: {kept.where} does not have their bytes "
@@ -95,8 +95,8 @@ def streams(
             stacklevel=2,
         )
     limit = _max_bytes(max_mb)
-    lost = pd.Series(numbers[rows][~kept.found]).value_counts().to_dict()
-    flow_of = numbers[rows][kept.found]
+    lost = pd.Series(kept.lost_flows).value_counts().to_dict()
+    flow_of = kept.cols["flow"]
     order = np.argsort(flow_of, kind="stable")  # each flow's packets, in capture order
     starts = np.flatnonzero(np.diff(flow_of[order], prepend=-2) != 0)
     for run in np.split(order, starts[1:]):
@@ -116,6 +116,7 @@ class _Payloads:
     buffer_of: I64
     payload_at: I64
     where: str
+    lost_flows: I64  # the flow numbers of the rows whose bytes were not found
 
     def __len__(self) -> int:
         return len(self.cols["number"])
@@ -139,6 +140,7 @@ class _Payloads:
             buffer_of.append(np.full(len(start), i, dtype=np.int64))
             payload_at.append(np.maximum(start, 0))
             datalen.append(length)
+        flow = rows["flow"].to_numpy(dtype=np.int64, na_value=-1)
         rows = rows[found]
         flags = rows["tcp_flags"].to_numpy(dtype=np.int64, na_value=0)
         cols = {
@@ -154,8 +156,11 @@ class _Payloads:
             "syn": (flags & SYN) != 0,
             "seglen": rows["paylen"].to_numpy(dtype=np.int64, na_value=0),
             "datalen": _cat(datalen),
+            "flow": flow[found],
         }
-        return _Payloads(cols, found, buffers, _cat(buffer_of), _cat(payload_at), store.description)
+        return _Payloads(
+            cols, found, buffers, _cat(buffer_of), _cat(payload_at), store.description, flow[~found]
+        )
 
     def stream(
         self, number: int, at: I64, max_bytes: int, unavailable: int, first: pd.Series | None = None

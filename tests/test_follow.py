@@ -97,6 +97,12 @@ def compare_file(path: Path) -> tuple[int, int, list[str]]:
         key = (col, int(theirs))
         assert key in expected, (path.name, key)
         ours[key] = n
+    # streams() (every flow at once) gives what stream() gives flow by flow
+    together = {s.flow: s for s in netlab.streams(df, max_mb=64)}
+    for n in together:
+        alone = netlab.stream(df, n, max_mb=64)
+        assert (together[n].client, together[n].server) == (alone.client, alone.server), n
+        assert together[n].records() == alone.records(), n
     equal, problems = 0, []
     for key, n in ours.items():
         got = ours_as_tsharks(netlab.stream(df, n, max_mb=64))
