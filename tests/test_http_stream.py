@@ -182,3 +182,12 @@ def test_any_bytes_give_messages_or_none_never_an_error(parts, noise):
     ):
         table = _http(client, server)
         assert set(table.direction) <= {"client", "server"}
+
+
+def test_after_bytes_that_are_not_http_the_next_message_is_found():
+    # as after a gap: a body shorter than its Content-Length ran into the next request
+    client = b"POST /a HTTP/1.1\r\nContent-Length: 20\r\n\r\n0123456789GET /b HTTP/1.1\r\n\r\n"
+    client += b"junk\r\nGET /c HTTP/1.1\r\n\r\n"
+    table = _http(client)
+    assert table.method.tolist() == ["POST", "GET"] and table.uri.tolist() == ["/a", "/c"]
+    assert "bytes that are not HTTP/1.x" in table.note[0]

@@ -152,11 +152,28 @@ def _parse_side(data: bytes, direction: str, methods: list[str | None] | None) -
             m.notes.append(f"could not be read: {exc}")
             at = len(data)
         if m.method is None and m.status is None:  # not the start of a message
+            # as after a gap the capture left: go on at the next line that starts one
+            again = _next_start(data, m.start, methods is not None)
+            skipped = (len(data) if again < 0 else again) - m.start
             if out:
-                out[-1].notes.append(f"then {len(data) - m.start} bytes that are not HTTP/1.x")
-            break
+                out[-1].notes.append(f"then {skipped} bytes that are not HTTP/1.x")
+            if again < 0:
+                break
+            at = again
+            continue
         out.append(m)
     return out
+
+
+def _next_start(data: bytes, after: int, responses: bool) -> int:
+    """Where the next line that starts a message begins (-1: none)."""
+    pattern = _STATUS if responses else _REQUEST
+    at = data.find(b"\n", after)
+    while 0 <= at < len(data) - 1:
+        if pattern.match(data, at + 1):
+            return at + 1
+        at = data.find(b"\n", at + 1)
+    return -1
 
 
 def _parse_one(
