@@ -53,7 +53,7 @@ def stream(
             "hold the flow's other packets)"
         )
     number = _flow_number(flow)
-    flows = _flows(frame)
+    flows = flow_numbers(frame)
     rows = np.flatnonzero(flows == number)
     if not len(rows):
         raise NetlabError(f"flow {number} has no packets in this frame")
@@ -81,7 +81,7 @@ def streams(
 ) -> Iterator[Stream]:
     """The stream of every TCP and UDP flow of `frame` (or of the flow numbers given), in flow
     order; the bytes of all of them are fetched and their payloads found once."""
-    numbers = _flows(frame)
+    numbers = flow_numbers(frame)
     wanted = np.isin(frame["proto"].astype(object).to_numpy(), ("TCP", "UDP")) & (numbers >= 0)
     if flows is not None:
         wanted &= np.isin(numbers, np.fromiter(flows, dtype=np.int64))
@@ -197,7 +197,8 @@ class _Payloads:
         )
 
 
-def _flows(frame: pd.DataFrame) -> I64:
+def flow_numbers(frame: pd.DataFrame) -> I64:
+    """Each row's flow number: the `flow` column, or assigned now where the rows have none."""
     if "flow" in frame.columns and frame["flow"].notna().any():
         return frame["flow"].to_numpy(dtype=np.int64, na_value=-1)
     return assign_flows(frame)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import netlab
-from conftest import CORPUS, DATA
+from conftest import CORPUS
 from netlab.dissect import dissect_bytes
 
 needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark")
@@ -110,4 +110,3 @@ def test_a_row_without_its_bytes_is_a_clear_error(tmp_path):
     assert netlab.dissect(row, packets=CORPUS / "dpkt__http.pcap").number == 1
     with pytest.raises(netlab.NetlabError, match="one packet row"):
         netlab.dissect(df)
-    assert DATA.exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import shutil
 import subprocess
@@ -105,7 +104,7 @@ def test_the_recorded_messages_say_what_the_server_sent():
     assert first.status.tolist()[1::2] == [200, 200, 404, 204]
     assert first.body[3] == BODY and first.body_length[3] > len(BODY)  # chunked: 5 chunks
     assert gz.content_encoding[1] == "gzip" and gz.body[1] == BODY
-    assert gz.body_length[1] == len(gzip.compress(BODY)) or gz.body_length[1] < len(BODY)
+    assert gz.body_length[1] < len(BODY)  # sent compressed
     assert upload.status.tolist()[1:] == [100, 201] and len(upload.body[0]) == 4 * len(BODY)
     assert upload.request.tolist()[1:] == [0, 0]  # 100 Continue is interim: both answer it
     # pipelined: four requests in one segment, answered in order (tshark 4.0 loses the three

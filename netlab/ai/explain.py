@@ -66,6 +66,20 @@ def _finish(
     )
 
 
+def _ask(
+    messages: list[dict[str, str]], offline: str, settings: Settings, client: Any, started: float
+) -> Explanation:
+    """Ask the model (a client of our own unless one is given); its answer, or the offline
+    one where it fails and the mode allows."""
+    own = client is None
+    client = client or make_client(settings)
+    try:
+        result: str | ExplainError = _chat(client, messages, settings, own=own)
+    except ExplainError as exc:
+        result = exc
+    return _finish(result, messages, offline, settings, started)
+
+
 def _begin(
     packet: Packet, settings: Settings | None, client: Any
 ) -> Explanation | tuple[Settings, _Prepared, str, float]:
@@ -92,13 +106,7 @@ def explain(packet: Packet, *, settings: Settings | None = None, client: Any = N
     if isinstance(start, Explanation):
         return start
     settings, prepared, offline, started = start
-    own = client is None
-    client = client or make_client(settings)
-    try:
-        result: str | ExplainError = _chat(client, prepared.messages, settings, own=own)
-    except ExplainError as exc:
-        result = exc
-    return _finish(result, prepared.messages, offline, settings, started)
+    return _ask(prepared.messages, offline, settings, client, started)
 
 
 async def explain_async(
@@ -141,13 +149,7 @@ def explain_alert(
     offline = core.offline_alert_explanation(data)
     if not _use_openai(settings, client):
         return Explanation(offline, "offline", None, time.monotonic() - started)
-    own = client is None
-    client = client or make_client(settings)
-    try:
-        result: str | ExplainError = _chat(client, messages, settings, own=own)
-    except ExplainError as exc:
-        result = exc
-    return _finish(result, messages, offline, settings, started)
+    return _ask(messages, offline, settings, client, started)
 
 
 def explain_flow(
@@ -163,12 +165,12 @@ def explain_flow(
     from ..core.flow_table import flows
     from ..core.tcp_flags import FLAG_NAMES
     from ..errors import NetlabError
-    from ..follow import _flows, stream
+    from ..follow import flow_numbers, stream
 
     settings = settings or Settings.load()
     started = time.monotonic()
     number = int(flow["flow"]) if isinstance(flow, pd.Series) else int(flow)
-    numbers = _flows(frame)
+    numbers = flow_numbers(frame)
     packets = frame.iloc[(numbers == number).nonzero()[0]]
     if not len(packets):
         raise NetlabError(f"flow {number} has no packets in this frame")
@@ -188,10 +190,4 @@ def explain_flow(
             "server": flow_text.preview(s.server),
         }
     messages = flow_text.flow_messages(facts, payload, settings.ai_redact_addresses)
-    own = client is None
-    client = client or make_client(settings)
-    try:
-        result: str | ExplainError = _chat(client, messages, settings, own=own)
-    except ExplainError as exc:
-        result = exc
-    return _finish(result, messages, offline, settings, started)
+    return _ask(messages, offline, settings, client, started)
