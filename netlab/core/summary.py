@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .flow_table import flows
+from .linklayer import LINKTYPE_NAMES
+from .services import CONTENT_SIGNS
 
 
 def top_talkers(df: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -42,6 +45,68 @@ def protocol_mix(df: pd.DataFrame) -> pd.DataFrame:
     out["share"] = (out["packets"] / max(len(df), 1)).round(4)
     out = out.sort_values(by="packets", ascending=False)
     return out.rename_axis("proto").reset_index()
+
+
+def protocol_hierarchy(df: pd.DataFrame) -> pd.DataFrame:
+    """Packets and bytes per protocol path, as Wireshark's Statistics > Protocol Hierarchy:
+    link, network, transport and (from the packet's content) application, one row per path
+    prefix in tree order (biggest branch first), with its share of all packets.
+
+    Columns: path ("Ethernet/IPv4/UDP/dns"), protocol (the last part), depth (0 for the link),
+    packets, bytes, share."""
+    cols = ["path", "protocol", "depth", "packets", "bytes", "share"]
+    if df.empty:
+        return pd.DataFrame({c: [] for c in cols})
+    levels = _protocol_levels(df)
+    length = df["length"].to_numpy(dtype=np.int64)
+    parts, path = [], None
+    for depth, level in enumerate(levels):
+        path = level if path is None else path.where(level.isna(), path + "/" + level)
+        known = level.notna().to_numpy()
+        grouped = (
+            pd.DataFrame({"path": path[known], "bytes": length[known]})
+            .groupby("path", sort=False)["bytes"]
+            .agg(packets="size", bytes="sum")
+            .reset_index()
+        )
+        grouped["depth"] = depth
+        parts.append(grouped)
+    table = pd.concat(parts, ignore_index=True)
+    table["protocol"] = table["path"].str.rsplit("/", n=1).str[-1]
+    table["share"] = (table["packets"] / len(df)).round(4)
+    # tree order: each row after its parent, siblings biggest first
+    weight = dict(zip(table["path"], table["packets"], strict=True))
+
+    def key(path: str) -> list[tuple[int, str]]:
+        prefix = path.split("/")
+        return [(-weight["/".join(prefix[: i + 1])], p) for i, p in enumerate(prefix)]
+
+    paths = [str(p) for p in table["path"].tolist()]
+    order = sorted(range(len(table)), key=lambda i: key(paths[i]))
+    out = table.iloc[order].reset_index(drop=True)
+    out[["depth", "packets", "bytes"]] = out[["depth", "packets", "bytes"]].astype("int64")
+    return out[cols]
+
+
+def _protocol_levels(df: pd.DataFrame) -> list[pd.Series]:
+    """Per packet: link, network, transport, application names (missing where none)."""
+    index = df.index
+    link = df["linktype"].map(lambda t: LINKTYPE_NAMES.get(int(t), f"link {int(t)}"))
+    version = df["ip_version"]
+    proto = df["proto"].astype(object)
+    network = pd.Series(None, index=index, dtype="object")
+    network[(version == 4).to_numpy(dtype=bool, na_value=False)] = "IPv4"
+    network[(version == 6).to_numpy(dtype=bool, na_value=False)] = "IPv6"
+    # not IP: the decoder's name for what the link carries (ARP, LLC, ...), when it has one
+    network = network.where(network.notna() | version.notna(), proto)
+    transport = proto.where(version.notna())
+    app = pd.Series(None, index=index, dtype="object")
+    text = df["summary"].astype(object).fillna("").astype(str)
+    for name, (column, starts) in CONTENT_SIGNS.items():
+        shows = df[column].notna() | text.str.startswith(starts)
+        app = app.where(~shows.to_numpy(), name)
+    app = app.where(transport.notna())
+    return [link.astype(object), network, transport, app]
 
 
 def describe_capture(df: pd.DataFrame) -> str:

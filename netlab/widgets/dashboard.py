@@ -22,14 +22,21 @@ from ..config import Settings
 from ..core.stream import Stream
 from ..errors import NetlabError
 from ..follow import stream
+from .alert_list import AlertList
 from .alerts import AlertBanner
 from .controls import CaptureControls
 from .detail import PacketDetail
 from .explain import ExplainPanel
-from .refresher import Refresher
+from .flow_table import FlowTable
+from .protocols import ProtocolHierarchy
+from .refresher import Refresher, Update
 from .sparkline import RateSparkline
 from .stream_view import StreamView
 from .table import PacketTable
+from .talkers import Talkers
+
+TABS = ("Packets", "Flows", "Talkers", "Protocols", "Alerts")
+SUMMARY_EVERY = 1.0  # seconds between recounts of the talkers and protocols on view
 
 
 def default_source(settings: Settings | None = None) -> tuple[str, str]:
@@ -55,7 +62,10 @@ def default_source(settings: Settings | None = None) -> tuple[str, str]:
 
 
 class Dashboard(w.VBox):  # type: ignore[misc]
-    """Controls, alerts, rate sparkline, packet table and explain panel on one capture."""
+    """An analyst's workbench on one capture: a header (source, capture filter, rates, drops,
+    alerts), the IO graph, then tabs: Packets (grid, display filter, the selected packet's
+    layers, its stream, explain), Flows (with TCP health; the selected one's stream),
+    Talkers, Protocols (hierarchy) and Alerts (with evidence, explained on demand)."""
 
     def __init__(
         self,
@@ -75,7 +85,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
             if idle_timeout is not None
             else float(os.environ.get("NETLAB_DASHBOARD_IDLE", "90"))
         )
-        self.table = PacketTable(max_rows=12)
+        self.table = PacketTable(max_rows=14)
         self.sparkline = RateSparkline()
         self.alerts = AlertBanner()
         self.controls = CaptureControls(capture, live=False)
@@ -87,12 +97,20 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         )
         self.detail = PacketDetail()
         self.stream_view = StreamView(self._follow_selected)
+        self.flows = FlowTable(follow=lambda flow: stream(self.capture.frame.snapshot(), flow))
+        self.flows.watch(capture)
+        self.talkers = Talkers()
+        self.protocols = ProtocolHierarchy()
+        self.alert_list = AlertList(lambda: capture.frame.snapshot(), settings)
+        self._summarised = 0.0
         # the selected packet's layers, dissected from the bytes the capture keeps
         self.table.observe(
             lambda _c: self.detail.show_row(self.table.selected_row), names="selected"
         )
         note = note or f"Source: {capture.source.description}"
-        banner = w.HTML(f'<div class="netlab-banner"><b>netlab</b> · {html.escape(note)}</div>')
+        self.banner = banner = w.HTML(
+            f'<div class="netlab-banner"><b>netlab</b> · {html.escape(note)}</div>'
+        )
         banner.add_class("netlab-source-banner")
         # The heartbeat: the browser advances this every 2 s while the page is open.
         self.heartbeat = w.Play(
@@ -108,31 +126,61 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self._last_beat = time.monotonic()
         self._beats = 0
         self._last_kick = 0.0
-        super().__init__(
-            [
-                banner,
-                self.controls,
-                self.alerts,
-                self.sparkline,
-                self.table,
-                self.detail,
-                self.stream_view,
-                self.explain,
-                self.heartbeat,
-            ]
+        packets = w.VBox([self.table, self.detail, self.stream_view, self.explain])
+        packets.add_class("netlab-tab-packets")
+        self.tabs = w.Tab(
+            children=[packets, self.flows, self.talkers, self.protocols, self.alert_list],
+            titles=TABS,
         )
+        self.tabs.add_class("netlab-tabs")
+        self.tabs.observe(lambda _c: self._summarise(force=True), names="selected_index")
+        header = w.VBox([banner, self.controls, self.alerts])
+        header.add_class("netlab-header")
+        super().__init__([header, self.sparkline, self.tabs, self.heartbeat])
         self.add_class("netlab-dashboard")
-        self.refresher = Refresher(capture, hz=hz or settings.refresh_hz)
+        # every new row reaches the table (which keeps its newest `keep`)
+        self.refresher = Refresher(capture, hz=hz or settings.refresh_hz, max_rows=self.table.keep)
         self.refresher.targets += [
             self.table.refresh,
             self.sparkline.refresh,
             self.alerts.refresh,
             self.controls.refresh,
+            self._tab_refresh,
             self._watch,
         ]
         if not capture.running:
             capture.start()
         self.refresher.start()
+
+    def _tab_refresh(self, update: Update) -> None:
+        """Feed the tab on view: the others wait until they are opened."""
+        tab = TABS[self.tabs.selected_index or 0]
+        if tab == "Flows":
+            self.flows.refresh(update)
+        elif tab == "Alerts":
+            self.alert_list.refresh(update)
+        elif tab in ("Talkers", "Protocols"):
+            self._summarise()
+
+    def _summarise(self, *, force: bool = False) -> None:
+        """Recount talkers or protocols over the rows the packet table keeps (at most once a
+        second: they read every kept row)."""
+        now = time.monotonic()
+        if not force and now - self._summarised < SUMMARY_EVERY:
+            return
+        self._summarised = now
+        tab = TABS[self.tabs.selected_index or 0]
+        rows = self.table.rows
+        if tab == "Talkers":
+            self.talkers.show(rows)
+        elif tab == "Protocols":
+            self.protocols.show(rows)
+        elif tab == "Flows":
+            self.flows.refresh(Update(rows, None, [], rows.iloc[:0], 0))
+        elif tab == "Alerts":
+            self.alert_list.refresh(
+                Update(rows.iloc[:0], None, list(self.capture.alerts), rows.iloc[:0], 0)
+            )
 
     def _follow_selected(self) -> Stream | None:
         """The stream of the selected packet's flow, from the capture's frame and kept bytes."""

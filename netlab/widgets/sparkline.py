@@ -1,4 +1,5 @@
-"""RateSparkline: packets per second over the last minutes, with alerts marked on the line."""
+"""RateSparkline: the IO graph, packets and bytes per second over the last minutes, in packet
+time, with alerts marked on the line."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ NO_TIMES = np.array([], dtype="datetime64[ms]")
 # JupyterLab that produced ".undefinedg" (an invalid format, a flat line, empty labels).
 TIME_FORMAT = "%H:%M:%S"
 COUNT_FORMAT = ",d"
+BYTES_FORMAT = ".2s"  # SI: 1.2M
 
 
 def _human_bytes(value: float) -> str:
@@ -49,8 +51,20 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
         self.x_scale = bq.DateScale()
         self.y_scale = bq.LinearScale(min=0.0, max=1.0)
         scales = {"x": self.x_scale, "y": self.y_scale}
-        self.line = bq.Lines(x=NO_TIMES, y=np.array([], dtype=float), scales=scales)
+        self.line = bq.Lines(
+            x=NO_TIMES, y=np.array([], dtype=float), scales=scales, labels=["packets/s"]
+        )
         self.line.colors = ["#1f77b4"]
+        # bytes/s on a scale of its own (right axis), as Wireshark's IO graph plots both
+        self.bytes_scale = bq.LinearScale(min=0.0, max=1.0)
+        self.bytes_line = bq.Lines(
+            x=NO_TIMES,
+            y=np.array([], dtype=float),
+            scales={"x": self.x_scale, "y": self.bytes_scale},
+            colors=["#ff7f0e"],
+            opacities=[0.7],
+            labels=["bytes/s"],
+        )
         self.marks = bq.Scatter(
             x=NO_TIMES,
             y=np.array([], dtype=float),
@@ -63,11 +77,14 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
         self.y_axis = bq.Axis(
             scale=self.y_scale, side="left", num_ticks=3, tick_format=COUNT_FORMAT
         )
+        self.bytes_axis = bq.Axis(
+            scale=self.bytes_scale, side="right", num_ticks=3, tick_format=BYTES_FORMAT
+        )
         self.figure = bq.Figure(
-            marks=[self.line, self.marks],
-            axes=[self.x_axis, self.y_axis],
+            marks=[self.bytes_line, self.line, self.marks],
+            axes=[self.x_axis, self.y_axis, self.bytes_axis],
             layout=w.Layout(height="180px", width="100%"),
-            fig_margin={"top": 10, "bottom": 30, "left": 60, "right": 10},
+            fig_margin={"top": 10, "bottom": 30, "left": 60, "right": 60},
         )
         self.label = w.HTML("no packets yet")
         self.label.add_class("netlab-rate")
@@ -83,6 +100,7 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
         rates = rates.iloc[-self.seconds :]
         times = rates["time"].dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
         packets = rates["packets"].to_numpy(dtype=float)
+        volume = rates["bytes"].to_numpy(dtype=float)
         first, last = times[0], times[-1]
         if last == first:
             last = first + np.timedelta64(1, "s")
@@ -90,6 +108,8 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
             self.x_scale.min, self.x_scale.max = first, last
             self.y_scale.max = float(max(packets.max() * 1.1, 1.0))
             self.line.x, self.line.y = times, packets
+            self.bytes_scale.max = float(max(volume.max() * 1.1, 1.0))
+            self.bytes_line.x, self.bytes_line.y = times, volume
         start = rates["time"].iloc[0]
         alerts = [a for a in update.alerts if a.time >= start]
         if alerts:

@@ -1,28 +1,35 @@
-"""PacketTable: the newest rows, filtered, with a row to pick for explaining."""
+"""PacketTable: the newest rows in a virtualised grid, filtered, with a row to select."""
 
 from __future__ import annotations
 
 import html
-import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+import numpy as np
 import pandas as pd
 from traitlets import Int
 
 from ..core.schema import COLUMN_NAMES
+from ..core.tcp_flags import KEEP_ALIVE, KEEP_ALIVE_ACK, REUSED_PORTS, WINDOW_UPDATE
 from ..display_filter import DisplayFilter, compile_filter
 from ..errors import DisplayFilterError
+from .grid import DataGrid
 from .refresher import Refresher, SelfFed, Update, feed
 
 if TYPE_CHECKING:
     from ..capture import Capture
 
 DEFAULT_COLUMNS = ("number", "ts", "src", "dst", "proto", "sport", "dport", "length", "info")
+# Wireshark's "Bad TCP" rule leaves out what is not trouble
+NOT_TROUBLE = WINDOW_UPDATE | KEEP_ALIVE | KEEP_ALIVE_ACK | REUSED_PORTS
+SYN_FIN_RST = 0x01 | 0x02 | 0x04
 
 
 class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
-    """Newest `max_rows` rows; filter by protocol, text, or rows inside alert windows.
+    """The newest `keep` rows in a grid (newest first, sortable, arrow keys move the
+    selection); filter by display filter, protocol, text, or rows inside alert windows.
 
     Alone, give it what to show: a Capture (local or remote; it then keeps itself live) or a
     DataFrame of rows. In a Dashboard, the dashboard's refresher feeds it.
@@ -34,20 +41,15 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         self,
         source: Capture | pd.DataFrame | None = None,
         *,
-        max_rows: int = 30,
+        max_rows: int = 16,
         columns: tuple[str, ...] = DEFAULT_COLUMNS,
-        keep: int = 2000,
+        keep: int = 20_000,
         hz: float | None = None,
     ) -> None:
         self.max_rows, self.keep = max_rows, keep
         from ..core.batch import empty_frame
 
         self.rows = empty_frame()
-        # Redraws run in the refresher's thread, picks arrive in the kernel's: the flag says
-        # "this thread is redrawing", the lock keeps a pick and a redraw from interleaving.
-        self._redrawing = threading.local()
-        self._lock = threading.RLock()
-        self._selected_row: pd.Series | None = None
         self.alert_windows: list[tuple[pd.Timestamp, pd.Timestamp]] = []
         self.proto = w.Dropdown(
             options=["all"], value="all", description="Protocol", layout=w.Layout(width="200px")
@@ -70,25 +72,32 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         self.display_filter.observe(self._filter_changed, names="value")
         self.only_alerts = w.Checkbox(description="only rows in alert windows", indent=False)
         self.columns = w.SelectMultiple(options=list(COLUMN_NAMES), value=list(columns), rows=8)
-        self.html = w.HTML()
-        self.html.add_class("netlab-table-html")
-        self.picker = w.Select(options=[], rows=6, layout=w.Layout(width="100%"))
-        self.picker.add_class("netlab-table-picker")
-        for control in (self.proto, self.search, self.only_alerts, self.columns):
+        self.grid = DataGrid(
+            key="number",
+            columns=columns,
+            newest_first=True,
+            tones=packet_tones,
+            height=22 * max_rows,
+            empty_text="no packets yet: is the capture running, and the interface up?",
+        )
+        self.grid.add_class("netlab-table-grid")
+        self.grid.observe(self._picked, names="selected")
+        self._selected_row: pd.Series | None = None
+        # set from code (or a test), the grid highlights it as if clicked
+        self.observe(lambda c: setattr(self.grid, "selected", c["new"] or None), names="selected")
+        for control in (self.proto, self.search, self.only_alerts):
             control.observe(lambda _change: self.render(), names="value")
-        self.picker.observe(self._picked, names="value")
+        self.columns.observe(self._columns_changed, names="value")
         self.columns.add_class("netlab-table-columns")
         options = w.Accordion([self.columns], titles=("Columns",))
         options.selected_index = None
         super().__init__(
             [
-                w.HBox([self.proto, self.search, self.only_alerts]),
                 self.display_filter,
                 self.filter_error,
+                w.HBox([self.proto, self.search, self.only_alerts]),
                 options,
-                self.html,
-                w.HTML("<b>Select a packet</b> (to explain it):"),
-                self.picker,
+                self.grid,
             ]
         )
         self.add_class("netlab-table")
@@ -109,27 +118,29 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         self.filter_error.value = ""
         self.render()
 
-    def _picked(self, change: dict[str, Any]) -> None:
-        if getattr(self._redrawing, "on", False):
-            return  # a redraw moving the list, not a person picking
-        with self._lock:
-            self.selected = int(change["new"] or 0)
-            # kept with the pick: at a high rate the row leaves `rows` within a second
-            self._selected_row = self._find(self.selected)
+    def _columns_changed(self, change: dict[str, Any]) -> None:
+        self.grid.columns = [c for c in change["new"]] or list(DEFAULT_COLUMNS)
 
-    def _find(self, number: int) -> pd.Series | None:
-        if not number or self.rows.empty:
-            return None
-        hits = self.rows.index[self.rows["number"].to_numpy() == number]
-        return self.rows.loc[hits[-1]] if len(hits) else None
+    def _picked(self, change: dict[str, Any]) -> None:
+        # kept with the pick: at a high rate the row leaves `rows` within a second
+        self._selected_row = self.grid.selected_row
+        self.selected = int(change["new"] or 0)
 
     @property
     def selected_row(self) -> pd.Series | None:
         """The selected packet's row (by frame number), or None when nothing is selected."""
+        if not self.selected:
+            return None
         row = self._selected_row
-        if row is None or row["number"] != self.selected:
-            row = self._selected_row = self._find(self.selected)
-        return row
+        if row is not None and row["number"] == self.selected:
+            return row
+        hits = self.rows.index[self.rows["number"].to_numpy() == self.selected]
+        self._selected_row = self.rows.loc[hits[-1]] if len(hits) else None
+        return self._selected_row
+
+    def select(self, number: int) -> None:
+        """Select the packet with frame number `number`, as a click on its row does."""
+        self.grid.selected = int(number)
 
     def refresh(self, update: Update) -> None:
         """Take the new rows (called by the refresher)."""
@@ -175,7 +186,7 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         return df
 
     def render(self) -> None:
-        """Redraw the table and the picker."""
+        """Give the grid the filtered rows (the selection stays on its packet)."""
         if not self.rows.empty:
             protos = sorted(str(p) for p in self.rows["proto"].dropna().unique())
             options = ["all", *protos]
@@ -183,52 +194,27 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
                 options.append(self.proto.value)
             if list(self.proto.options) != options:
                 self.proto.options = options
-        shown = self.filtered().iloc[-self.max_rows :].iloc[::-1]
-        cols = [c for c in self.columns.value if c in shown.columns] or list(DEFAULT_COLUMNS)
-        self.html.value = _html_table(shown, cols)
-        picks = [
-            (f"#{number}  {src} → {dst}  {info}", int(number))
-            for number, src, dst, info in zip(
-                shown["number"].tolist(),
-                shown["src"].astype(object).fillna("").tolist(),
-                shown["dst"].astype(object).fillna("").tolist(),
-                shown["info"].tolist(),
-                strict=True,
-            )
-        ]
-        # The selection is a frame number and stays on that packet while rows scroll: a
-        # selected packet that scrolled out of view stays listed first, marked.
-        with self._lock:
-            chosen = self.selected
-            if chosen and chosen not in {n for _, n in picks}:
-                row = self.selected_row
-                label = f"#{chosen}  (selected)" + (f"  {row['info']}" if row is not None else "")
-                picks.insert(0, (label, chosen))
-            self._redrawing.on = True
-            try:
-                with self.picker.hold_sync():
-                    self.picker.options = picks
-                    self.picker.value = chosen if chosen else None
-            finally:
-                self._redrawing.on = False
+        self.grid.data = self.filtered()
+
+    def shown(self) -> pd.DataFrame:
+        """The rows the grid has in view, top first."""
+        return self.grid.shown()
 
 
-def _html_table(df: pd.DataFrame, columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = []
-    for row in df[columns].itertuples(index=False):
-        cells = []
-        for value in row:
-            text = (
-                ""
-                if value is None or (not isinstance(value, str) and pd.isna(value))
-                else str(value)
-            )
-            if isinstance(value, pd.Timestamp):
-                text = value.strftime("%H:%M:%S.%f")
-            cells.append(f"<td>{html.escape(text)}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        f'<table class="netlab-rows"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(body)}</tbody></table>"
-    )
+def packet_tones(rows: pd.DataFrame) -> Sequence[str]:
+    """Each row's colour class, as Wireshark's default colouring rules pick them: Bad TCP
+    (analysis flags that mean trouble), TCP SYN/FIN/RST, then TCP, UDP, ICMP, ARP."""
+    proto = rows["proto"].astype(object).to_numpy()
+    analysis = rows["tcp_analysis"].to_numpy(dtype=np.uint16) if "tcp_analysis" in rows else 0
+    flags = rows["tcp_flags"].to_numpy(dtype=np.int64, na_value=0) if "tcp_flags" in rows else 0
+    tcp = proto == "TCP"
+    choices = [
+        tcp & ((analysis & ~np.uint16(NOT_TROUBLE)) != 0),
+        tcp & ((flags & SYN_FIN_RST) != 0),
+        tcp,
+        proto == "UDP",
+        np.isin(proto, ["ICMP", "ICMPv6"]),
+        proto == "ARP",
+    ]
+    tones: list[str] = np.select(choices, ["bad", "syn", "tcp", "udp", "icmp", "arp"], "").tolist()
+    return tones

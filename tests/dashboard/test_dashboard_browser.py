@@ -29,6 +29,9 @@ ARGS = [
     "--disable-sync",
 ]
 IDLE, CULL = 4, 4  # seconds: a closed page's capture stops, then its kernel is culled
+GRID = ".netlab-table-grid"  # the packets grid
+ROWS = f"{GRID} .netlab-grid-rows"
+PACKETS = ".netlab-tab-packets"
 
 if not os.path.exists(CHROMIUM):
     pytest.skip(
@@ -110,7 +113,7 @@ def _open(browser, url):
     started = time.monotonic()
     page.goto(url, wait_until="domcontentloaded", timeout=120_000)
     page.wait_for_selector(".netlab-dashboard", state="visible", timeout=120_000)
-    page.wait_for_selector(".netlab-table tbody tr", timeout=60_000)
+    page.wait_for_selector(f"{GRID} .netlab-grid-row", timeout=60_000)
     print(f"first render in {time.monotonic() - started:.1f} s")  # a figure, not a test
     return page
 
@@ -149,7 +152,7 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         ):
             expect(page.locator(f".{cls}").first).to_be_visible()
         assert page.netlab_elsewhere == [], "the page fetched from off this machine"
-        table0 = page.locator(".netlab-table-html").inner_text()
+        table0 = page.locator(ROWS).inner_text()
         # bqplot may replace the path element while it redraws: read it by selector each time
         path0 = page.wait_for_function(
             "sel => document.querySelector(sel)?.getAttribute('d')",
@@ -157,7 +160,7 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
             timeout=60_000,
         ).json_value()
         # rows change and the sparkline moves (polled: later on a loaded machine)
-        expect(page.locator(".netlab-table-html")).not_to_have_text(table0, timeout=60_000)
+        expect(page.locator(ROWS)).not_to_have_text(table0, timeout=60_000)
         page.wait_for_function(
             "([sel, d]) => document.querySelector(sel)?.getAttribute('d') !== d",
             arg=[".netlab-sparkline path.line", path0],
@@ -176,8 +179,8 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         page.locator(".netlab-bpf input").fill("udp and and")
         page.locator("button.netlab-apply").click()
         expect(page.locator(".netlab-filter-error")).to_contain_text("syntax error")
-        before = page.locator(".netlab-table-html").inner_text()
-        expect(page.locator(".netlab-table-html")).not_to_have_text(before, timeout=60_000)
+        before = page.locator(ROWS).inner_text()
+        expect(page.locator(ROWS)).not_to_have_text(before, timeout=60_000)
 
         # a display filter: a mistake is said under its box, a valid one narrows the rows
         box = page.locator(".netlab-display-filter input")
@@ -191,7 +194,8 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         expect(page.locator(".netlab-display-filter-error")).to_have_text("")
         page.wait_for_function(
             """() => {
-                const cells = [...document.querySelectorAll('.netlab-rows tbody td:nth-child(5)')];
+                const cells = [...document.querySelectorAll(
+                    '.netlab-table-grid .netlab-grid-row .netlab-grid-td:nth-child(5)')];
                 return cells.length > 0 && cells.every(td => td.textContent.trim() === 'UDP');
             }""",
             timeout=60_000,
@@ -200,39 +204,87 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         box.press("Enter")
 
         # explain the selected packet, offline: the answer names the highlighted frame
-        picker = page.locator(".netlab-table-picker select")
-        picker.select_option(index=2)
-        page.wait_for_timeout(1500)  # rows keep scrolling in meanwhile
-        highlighted = picker.evaluate("s => s.options[s.selectedIndex].text")
-        number = highlighted.split()[0].lstrip("#")
+        page.locator(f"{GRID} .netlab-grid-row").nth(2).click()
+        page.wait_for_timeout(1500)  # rows keep arriving meanwhile: the selection stays
+        number = _selected(page)
         page.locator("button.netlab-explain-packet").click()
         output = page.locator(".netlab-explain-output")
         expect(output).to_contain_text("UDP", timeout=60_000)
         expect(output).to_contain_text(f"Frame {number}:")
 
         # the selected packet's layers; picking a field marks its bytes; its flow followed
-        picker.select_option(index=1)
+        page.locator(f"{GRID} .netlab-grid-row").nth(1).click()
         tree = page.locator(".netlab-detail-tree select")
         expect(tree.locator("option").first).to_have_text("Ethernet", timeout=60_000)
-        tree.select_option(label=tree.locator("option", has_text="src = ").nth(1).inner_text())
+        # the second "src = " line is the IP source (the first is Ethernet's); the widget
+        # writes its indent and spaces as no-break spaces, so pick it by position
+        at = tree.evaluate(
+            "s => [...s.options].map((o, i) => [o.text.replace(/\\s/g, ' '), i])"
+            ".filter(([t]) => t.includes('src = '))[1][1]"
+        )
+        tree.select_option(index=at)
         expect(page.locator(".netlab-detail-hex mark.netlab-detail-mark").first).to_be_visible()
         assert page.locator(".netlab-detail-hex mark.netlab-detail-mark").count() == 8  # IPv4
-        page.locator("button.netlab-follow").click()
-        title = page.locator(".netlab-stream-title")
+        page.locator(f"{PACKETS} button.netlab-follow").click()
+        title = page.locator(f"{PACKETS} .netlab-stream-title")
         expect(title).to_contain_text(re.compile(r"<Stream (TCP|UDP) flow"), timeout=60_000)
-        page.locator(".netlab-stream-mode button", has_text="Hex").click()
-        expect(page.locator(".netlab-stream-body")).to_contain_text("00000000  ")
+        page.locator(f"{PACKETS} .netlab-stream-mode button", has_text="Hex").click()
+        expect(page.locator(f"{PACKETS} .netlab-stream-body")).to_contain_text("00000000  ")
+
+        # the arrow keys move the selection, as in Wireshark's packet list
+        chosen = _selected(page)
+        page.locator(f"{GRID} .netlab-grid-body").press("ArrowDown")
+        page.wait_for_function(
+            "([sel, k]) => document.querySelector(sel)?.dataset.key !== k",
+            arg=[f"{GRID} .netlab-grid-selected", chosen],
+            timeout=60_000,
+        )
+
+        # the other tabs: flows (a click follows its stream), talkers, protocols, alerts
+        _tab(page, "Flows")
+        flow_rows = page.locator(".netlab-flows-grid .netlab-grid-row")
+        flow_rows.first.wait_for(state="visible", timeout=60_000)
+        flow_rows.first.click()
+        expect(page.locator(".netlab-flows .netlab-stream-title")).to_contain_text(
+            "<Stream", timeout=60_000
+        )
+        _tab(page, "Talkers")
+        expect(page.locator(".netlab-talkers-hosts .netlab-grid-row").first).to_contain_text(
+            "10.0.", timeout=60_000
+        )
+        _tab(page, "Protocols")
+        expect(page.locator(".netlab-hierarchy")).to_contain_text("Ethernet", timeout=60_000)
+        expect(page.locator(".netlab-hierarchy")).to_contain_text("dns")
+        _tab(page, "Alerts")
+        alert_rows = page.locator(".netlab-alert-grid .netlab-grid-row")
+        alert_rows.first.wait_for(state="visible", timeout=60_000)
+        alert_rows.first.click()
+        page.locator("button.netlab-explain-selected-alert").click()
+        expect(page.locator(".netlab-alert-explanation")).to_contain_text("offline", timeout=60_000)
+        _tab(page, "Packets")
 
         # still alive after several idle periods: the heartbeat keeps it running
         page.wait_for_timeout((IDLE + 2) * 1000)
-        before = page.locator(".netlab-table-html").inner_text()
-        expect(page.locator(".netlab-table-html")).not_to_have_text(before, timeout=60_000)
+        # (a row is selected, so the grid holds its view: the status line counts the packets)
+        before = page.locator(".netlab-status").inner_text()
+        expect(page.locator(".netlab-status")).not_to_have_text(before, timeout=60_000)
         target = ROOT / "docs" / "dashboard.png"
         if not os.environ.get("NETLAB_UPDATE_SCREENSHOT"):
             target = tmp_path / "dashboard.png"
         page.locator(".netlab-dashboard").screenshot(path=str(target))
     finally:
         _close(page)
+
+
+def _selected(page) -> str:
+    """The frame number of the selected row of the packets grid."""
+    selected = page.locator(f"{GRID} .netlab-grid-selected")
+    selected.wait_for(state="attached", timeout=60_000)
+    return str(selected.get_attribute("data-key"))
+
+
+def _tab(page, title: str) -> None:
+    page.locator(".netlab-tabs .lm-TabBar-tab", has_text=title).first.click()
 
 
 def test_closed_pages_leave_no_kernel_behind(voila, browser):
@@ -288,11 +340,9 @@ def test_packet_text_cannot_inject_markup_into_the_page(browser, tmp_path):
 
             output = page.locator(".netlab-explain-output")
             for index in (0, 1):  # one HTTP and one DNS row
-                page.locator(".netlab-table-picker select").select_option(index=index)
+                page.locator(f"{GRID} .netlab-grid-row").nth(index).click()
+                picked = _selected(page)
                 page.locator("button.netlab-explain-packet").click()
-                picked = page.locator(".netlab-table-picker select").evaluate(
-                    "s => s.options[s.selectedIndex].text.split(/\\s+/)[0].slice(1)"
-                )
                 expect(output).to_contain_text(f"Frame {picked}:", timeout=60_000)
                 expect(output).to_contain_text("offline")  # the answer has rendered
                 assert output.locator("img, a, script").count() == 0

@@ -19,12 +19,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CELL = (
     "import ipywidgets, netlab\n"
     "from netlab.cli import DEMO_PCAP\n"
-    "from netlab.widgets import PacketDetail, RateSparkline, StreamView\n"
+    "from netlab.widgets import FlowTable, PacketDetail, PacketTable, RateSparkline, StreamView\n"
+    "from netlab.widgets import ProtocolHierarchy\n"
     "df = netlab.read_pcap(DEMO_PCAP)\n"
     "tcp = df[df.proto == 'TCP'].iloc[0]\n"
     "view = StreamView(lambda: netlab.stream(df, tcp))\n"
     "view.follow()\n"
-    "ipywidgets.VBox([RateSparkline(df), PacketDetail(netlab.dissect(tcp)), view])"
+    "detail = PacketDetail(netlab.dissect(tcp))\n"
+    "ipywidgets.VBox([RateSparkline(df), PacketTable(df), detail, view, FlowTable(df),\n"
+    "                 ProtocolHierarchy(df)])"
 )
 
 
@@ -130,5 +133,21 @@ def test_the_rate_chart_detail_and_stream_render_in_jupyterlab(lab):
             )
             page.locator(".netlab-stream-client").first.wait_for(state="attached")
             assert page.locator(".netlab-stream-server").count() >= 1
+            # the grids (anywidget) render in JupyterLab: the newest frame first; a click
+            # on a flow follows its stream
+            grid = page.locator(".netlab-table-grid .netlab-grid-row")
+            grid.first.wait_for(state="visible", timeout=60_000)
+            assert grid.first.get_attribute("data-key") == "18926"
+            flow = page.locator(".netlab-flows-grid .netlab-grid-row").first
+            flow.scroll_into_view_if_needed()
+            flow.click()
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.netlab-flows .netlab-stream-title')]"
+                ".some(e => e.textContent.includes('<Stream'))",
+                timeout=60_000,
+            )
+            assert page.locator(".netlab-hierarchy tr[data-path]").count() >= 5
+            assert not [m for m in console if "Error displaying widget" in m], console
+            assert page.locator("text=Error displaying widget").count() == 0
         finally:
             browser.close()

@@ -33,8 +33,8 @@ def test_each_widget_alone_on_a_capture_stays_live():
     table, spark = PacketTable(cap, hz=10), RateSparkline(cap, hz=10)
     try:
         assert cap.running or cap.wait(60), cap.stats
-        # (a refresh stores the rows first, then redraws the picker: wait for both)
-        assert _until(lambda: "#" in str(table.picker.options) and len(spark.line.x) > 0), (
+        # (a refresh stores the rows first, then gives them to the grid: wait for both)
+        assert _until(lambda: table.grid.total > 0 and len(spark.line.x) > 0), (
             cap.stats,
             len(table.rows),
             table.refresher.errors if table.refresher else None,
@@ -65,7 +65,11 @@ def test_alerts_and_controls_alone_on_a_capture_stay_live():
 
 def test_each_widget_alone_on_a_dataframe(demo):
     table = PacketTable(demo.iloc[:50])
-    assert len(table.rows) == 50 and len(table.picker.options) == table.max_rows
+    assert len(table.rows) == 50 and table.grid.total == 50
+    # the browser gets the rows in view, newest first, not the 50
+    assert [r[0] for r in table.grid.window] == demo["number"].iloc[:50].tolist()[::-1][
+        : table.grid.visible + 1
+    ]
     spark = RateSparkline(demo)
     assert len(spark.line.x) > 0 and spark.refresher is None
 
@@ -83,16 +87,21 @@ def test_rate_chart_axes_are_in_packet_time_from_zero(demo):
 
 def test_the_selection_follows_the_packet_not_the_position(demo):
     table = PacketTable(max_rows=5, keep=100)
+    table.grid.visible = 5  # as the browser reports for 5 rows
     table.refresh(frame_update(demo.iloc[:20]))
-    label, number = table.picker.options[2]  # a person clicks the third line
-    table.picker.value = number
+    number = table.grid.window[2][0]  # a person clicks the third line
+    table.grid.selected = number
     assert table.selected == number and table.selected_row["number"] == number
-    for stop in (22, 24, 40, 3000):  # rows arrive: lines move down, out of view, out of `rows`
+    for stop in (22, 24, 40):  # rows arrive above it: the view moves with the packet
         table.refresh(frame_update(demo.iloc[max(stop - 200, 20) : stop]))
-        assert table.selected == number
-        assert table.picker.value == number  # still highlighted
-        assert table.selected_row["number"] == number
-    assert table.picker.options[0][0].startswith(f"#{number}  (selected)")
+        assert table.selected == number and table.selected_row["number"] == number
+        assert [r[0] for r in table.grid.window].index(number) == 2  # same line on screen
+    table.refresh(frame_update(demo.iloc[40:3000]))  # it leaves the kept rows
+    assert table.selected == number and table.selected_row["number"] == number
+    table.grid.selected = None
+    table.grid.offset = 0  # back at the top with nothing selected: the newest rows show
+    table.refresh(frame_update(demo.iloc[3000:3010]))
+    assert table.grid.window[0][0] == demo["number"].iloc[3009]
 
 
 def test_the_explain_answer_names_the_frame(demo):
@@ -107,7 +116,7 @@ def test_the_explain_answer_names_the_frame(demo):
 def test_dashboard_banner_names_the_source_of_a_capture():
     dash = Dashboard(netlab.Capture(DEMO_PCAP, speed=None), hz=5)
     try:
-        banner = dash.children[0].value
+        banner = dash.banner.value
         assert "file demo.pcap" in banner
     finally:
         dash.close()
