@@ -25,8 +25,9 @@ class Settings(BaseSettings):
     # capture
     source: str = Field(
         "",
-        description="What to capture: an interface name, a pcap/pcapng path or a ws:// server "
-        "URL; empty means the live default interface if permitted, else the bundled demo capture",
+        description="What to capture: an interface name, a pcap/pcapng path, a ws:// server "
+        "URL or `demo` (the bundled demo capture, replayed in a loop); empty means the live "
+        "default interface if permitted, else the demo",
     )
     bpf: str = Field("", description="Default BPF capture filter (tcpdump syntax); empty: none")
     max_rows: int = Field(

@@ -42,6 +42,8 @@ def voila_command(
         "--MappingKernelManager.cull_connected=False",
         "--VoilaConfiguration.multi_kernel_manager_class=netlab.dashboard.kernels.LimitedKernelManager",
         f"--LimitedKernelManager.max_kernels={max_kernels}",
+        # ?theme=dark (or light) on the page's URL picks JupyterLab's theme
+        "--VoilaConfiguration.allow_theme_override=YES",
     ]
 
 

@@ -54,7 +54,8 @@ def make_capture(
 ) -> Capture:
     """The server's capture: a file replays in real time, looped, stamped with the time it is
     replayed at (so dashboards show now), by default."""
-    chosen = source or settings.source or str(DEMO_PCAP)
+    chosen = source or settings.source or "demo"
+    chosen = str(DEMO_PCAP) if chosen == "demo" else chosen
     bpf = settings.bpf if bpf is None else bpf
     made = make_source(chosen, bpf, settings, speed, loop, retime=retime and speed is not None)
     return Capture(made, settings=settings)

@@ -45,6 +45,8 @@ def default_source(settings: Settings | None = None) -> tuple[str, str]:
     from ..sources.interfaces import capture_permission, interfaces
 
     settings = settings or Settings.load()
+    if settings.source == "demo":
+        return str(DEMO_PCAP), "Demo capture replayed in a loop (NETLAB_SOURCE=demo)"
     if settings.source:
         return settings.source, f"Source: {settings.source} (NETLAB_SOURCE)"
     try:
@@ -223,7 +225,9 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         if closed is None or closed.is_set():
             return
         closed.set()
-        self.refresher.close()
+        refresher = getattr(self, "refresher", None)  # None: __init__ failed before it
+        if refresher is not None:
+            refresher.close()
         if self.own_capture:
             self.capture.close()
         for child in self.children:

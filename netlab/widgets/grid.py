@@ -28,7 +28,7 @@ class DataGrid(anywidget.AnyWidget):
     move with the arrow keys to select it; click a header to sort by that column."""
 
     _esm = STATIC / "grid.js"
-    _css = STATIC / "grid.css"
+    _css = STATIC / "netlab.css"  # the grid and the dashboard: one stylesheet
 
     columns = List(Unicode()).tag(sync=True)
     widths = List(Int()).tag(sync=True)  # in characters, per column

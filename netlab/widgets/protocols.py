@@ -38,8 +38,10 @@ def hierarchy_html(table: pd.DataFrame) -> str:
         lines.append(
             f'<tr data-path="{html.escape(str(path))}">'
             f'<td style="padding-left:{0.4 + 1.2 * int(depth):.1f}em">{html.escape(protocol)}</td>'
-            f'<td class="netlab-bar-cell"><div class="netlab-bar" style="width:{pct:.1f}%">'
-            f"</div><span>{pct:.1f} %</span></td>"
+            # the bar styled in place: the pane may be shown alone, without netlab.css
+            f'<td style="min-width:220px"><div class="netlab-bar" style="display:inline-block;'
+            f"width:{1.6 * pct:.1f}px;height:10px;margin-right:6px;"
+            f'background:var(--jp-brand-color1,#1976d2)"></div>{pct:.1f} %</td>'
             f"<td>{int(packets):,}</td><td>{int(volume):,}</td></tr>"
         )
     return (

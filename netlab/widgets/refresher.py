@@ -93,14 +93,14 @@ class Refresher:
         return update
 
     def _count(self, rows: pd.DataFrame) -> None:
-        _add_seconds(self._seconds, rows)
+        add_seconds(self._seconds, rows)
 
     def rates(self) -> pd.DataFrame:
         """Packets and bytes per second, with empty seconds as zeros."""
         return _rates(self._seconds)
 
 
-def _add_seconds(slots: OrderedDict[int, list[int]], rows: pd.DataFrame) -> None:
+def add_seconds(slots: OrderedDict[int, list[int]], rows: pd.DataFrame) -> None:
     """Count `rows` into per-second [packets, bytes] slots (the newest RATE_SECONDS kept)."""
     if rows.empty:
         return
@@ -140,7 +140,7 @@ def _rates(slots: OrderedDict[int, list[int]]) -> pd.DataFrame:
 def frame_update(rows: pd.DataFrame) -> Update:
     """The one Update a widget shown on a DataFrame gets (rows, per-second rates, no stats)."""
     slots: OrderedDict[int, list[int]] = OrderedDict()
-    _add_seconds(slots, rows)
+    add_seconds(slots, rows)
     return Update(rows=rows, stats=None, alerts=[], rates=_rates(slots), version=len(rows))
 
 

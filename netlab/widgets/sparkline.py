@@ -3,14 +3,18 @@ time, with alerts marked on the line."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import html
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 import bqplot as bq
 import ipywidgets as w
 import numpy as np
 import pandas as pd
 
-from .refresher import Refresher, SelfFed, Update, feed
+from ..display_filter import DisplayFilter, compile_filter
+from ..errors import DisplayFilterError
+from .refresher import Refresher, SelfFed, Update, add_seconds, feed, frame_update
 
 if TYPE_CHECKING:
     from ..capture import Capture
@@ -21,6 +25,7 @@ NO_TIMES = np.array([], dtype="datetime64[ms]")
 TIME_FORMAT = "%H:%M:%S"
 COUNT_FORMAT = ",d"
 BYTES_FORMAT = ".2s"  # SI: 1.2M
+SERIES_COLOURS = ("#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 
 
 def _human_bytes(value: float) -> str:
@@ -86,14 +91,96 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
             layout=w.Layout(height="180px", width="100%"),
             fig_margin={"top": 10, "bottom": 30, "left": 60, "right": 60},
         )
+        # more lines, one per display filter (packets/s of the rows it matches), as the IO
+        # graph's graphs in Wireshark; made here, hidden: the refresher thread only fills them
+        self.filter_lines = [
+            bq.Lines(
+                x=NO_TIMES,
+                y=np.array([], dtype=float),
+                scales=scales,
+                colors=[colour],
+                visible=False,
+                line_style="dashed",
+            )
+            for colour in SERIES_COLOURS
+        ]
+        self.filters: list[tuple[DisplayFilter, OrderedDict[int, list[int]]]] = []
+        self._frame_rows: pd.DataFrame | None = None
+        self.series_filter = w.Text(
+            placeholder="add a line: a display filter, e.g. tcp.analysis.flags (Enter)",
+            continuous_update=False,
+            layout=w.Layout(width="420px"),
+        )
+        self.series_filter.add_class("netlab-io-filter")
+        self.series_filter.observe(self._add_series, names="value")
+        self.clear_button = w.Button(description="Clear lines", layout=w.Layout(width="auto"))
+        self.clear_button.on_click(lambda _b: self.clear_series())
+        self.series_error = w.HTML("")
+        self.series_error.add_class("netlab-io-filter-error")
+        self.legend = w.HTML("")
+        self.legend.add_class("netlab-io-legend")
+        self.figure.marks = [self.bytes_line, *self.filter_lines, self.line, self.marks]
         self.label = w.HTML("no packets yet")
         self.label.add_class("netlab-rate")
-        super().__init__([self.label, self.figure])
+        super().__init__(
+            [
+                w.HBox([self.label, self.legend], layout=w.Layout(grid_gap="16px")),
+                self.figure,
+                w.HBox([self.series_filter, self.clear_button]),
+                self.series_error,
+            ]
+        )
         self.add_class("netlab-sparkline")
         self.refresher: Refresher | None = feed(self.refresh, source, hz)
 
+    def add_series(self, expression: str) -> None:
+        """Draw one more line: packets/s of the rows `expression` (a display filter) matches,
+        from now on (a DataFrame's rows at once). At most four; the oldest goes first.
+        Raises DisplayFilterError for an invalid filter."""
+        shown = compile_filter(expression)
+        slots: OrderedDict[int, list[int]] = OrderedDict()
+        if self._frame_rows is not None:
+            add_seconds(slots, self._frame_rows[shown.mask(self._frame_rows)])
+        self.filters = [*self.filters, (shown, slots)][-len(self.filter_lines) :]
+        self._legend()
+        if self._frame_rows is not None:
+            self.refresh(frame_update(self._frame_rows))
+
+    def clear_series(self) -> None:
+        """Remove the display-filter lines."""
+        self.filters = []
+        for line in self.filter_lines:
+            line.visible = False
+        self._legend()
+
+    def _add_series(self, change: dict[str, Any]) -> None:
+        text = str(change["new"]).strip()
+        if not text:
+            return
+        try:
+            self.add_series(text)
+        except DisplayFilterError as exc:
+            self.series_error.value = f"<pre class='netlab-error'>{html.escape(str(exc))}</pre>"
+            return
+        self.series_error.value = ""
+        self.series_filter.value = ""
+
+    def _legend(self) -> None:
+        self.legend.value = " ".join(
+            f'<span style="color:{colour}">- - {html.escape(str(f))}</span>'
+            for (f, _), colour in zip(self.filters, SERIES_COLOURS, strict=False)
+        )
+
     def refresh(self, update: Update) -> None:
         """Redraw from the refresher's per-second rates."""
+        if update.stats is None:
+            self._frame_rows = update.rows  # a DataFrame shown once: lines added later use it
+        else:
+            for shown, slots in self.filters:
+                try:
+                    add_seconds(slots, update.rows[shown.mask(update.rows)])
+                except Exception:  # noqa: BLE001, S112 - one bad line must not stop the graph
+                    continue
         rates = update.rates
         if rates.empty:
             return
@@ -110,6 +197,12 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
             self.line.x, self.line.y = times, packets
             self.bytes_scale.max = float(max(volume.max() * 1.1, 1.0))
             self.bytes_line.x, self.bytes_line.y = times, volume
+            seconds = times.astype("datetime64[s]").astype(np.int64)
+            for k, line in enumerate(self.filter_lines):
+                if k < len(self.filters):
+                    slots = self.filters[k][1]
+                    counts = [float(slots.get(int(t), (0, 0))[0]) for t in seconds.tolist()]
+                    line.x, line.y, line.visible = times, np.array(counts), True
         start = rates["time"].iloc[0]
         alerts = [a for a in update.alerts if a.time >= start]
         if alerts:

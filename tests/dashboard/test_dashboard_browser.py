@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import synth
 
-from conftest import ROOT
 from netlab.dashboard import voila as voila_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -168,6 +167,9 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         )
         ticks = page.locator(".netlab-sparkline .axis .tick text").all_text_contents()
         assert ticks and all(t.strip() for t in ticks), ticks  # labelled axes
+        # the capture's own times (it starts 2026-01-01 00:00:00 UTC and lasts 20 s), not now
+        times = [t for t in ticks if t.count(":") == 2]
+        assert times and all(t.startswith("00:00:") for t in times), ticks
         assert not [m for m in page.netlab_console if "invalid format" in m]
 
         # the burst (8 s into the replay) becomes a visible alert
@@ -189,6 +191,9 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         expect(page.locator(".netlab-display-filter-error")).to_contain_text(
             "too big for a 16-bit field"
         )
+        before = page.locator(ROWS).inner_text()  # the error stays, rows keep arriving
+        expect(page.locator(ROWS)).not_to_have_text(before, timeout=60_000)
+        expect(page.locator(".netlab-display-filter-error")).to_contain_text("too big")
         box.fill("udp")
         box.press("Enter")
         expect(page.locator(".netlab-display-filter-error")).to_have_text("")
@@ -268,12 +273,36 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         # (a row is selected, so the grid holds its view: the status line counts the packets)
         before = page.locator(".netlab-status").inner_text()
         expect(page.locator(".netlab-status")).not_to_have_text(before, timeout=60_000)
-        target = ROOT / "docs" / "dashboard.png"
-        if not os.environ.get("NETLAB_UPDATE_SCREENSHOT"):
-            target = tmp_path / "dashboard.png"
-        page.locator(".netlab-dashboard").screenshot(path=str(target))
+        page.locator(".netlab-dashboard").screenshot(path=str(tmp_path / "light.png"))
     finally:
         _close(page)
+
+
+def _luminance(page, selector: str) -> float:
+    rgb = page.evaluate(
+        "sel => getComputedStyle(document.querySelector(sel)).backgroundColor", selector
+    )
+    r, g, b = (int(v) for v in re.findall(r"\d+", rgb)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
+
+
+def test_the_dashboard_follows_the_light_and_dark_themes(voila, browser, tmp_path):
+    url, _ = voila
+    for theme, dark in (("light", False), ("dark", True)):
+        page = _open(browser, f"{url}?theme={theme}")
+        try:
+            for selector in (".netlab-grid", ".netlab-header"):
+                shade = _luminance(page, selector)
+                assert (shade < 0.35) if dark else (shade > 0.65), (theme, selector, shade)
+            text = page.evaluate(
+                "sel => getComputedStyle(document.querySelector(sel)).color",
+                ".netlab-tone-udp .netlab-grid-td",
+            )
+            shade = sum(int(v) for v in re.findall(r"\d+", text)[:3]) / (3 * 255)
+            assert (shade > 0.5) if dark else (shade < 0.5), (theme, text)  # readable
+            page.locator(".netlab-dashboard").screenshot(path=str(tmp_path / f"{theme}.png"))
+        finally:
+            _close(page)
 
 
 def _selected(page) -> str:

@@ -180,3 +180,22 @@ def test_the_dashboard_tabs_fill_when_opened():
         assert dash.refresher.errors == []
     finally:
         dash.close()
+
+
+def test_the_io_graph_draws_a_line_per_display_filter(demo):
+    from netlab.widgets import RateSparkline
+
+    graph = RateSparkline(demo, seconds=10_000)
+    graph.series_filter.value = "tcp.analysis.flags"  # as typed in the box, then Enter
+    assert graph.series_error.value == "" and graph.series_filter.value == ""
+    line = graph.filter_lines[0]
+    matched = netlab.filter(demo, "tcp.analysis.flags")
+    per_second = matched["ts"].dt.floor("s").value_counts()
+    got = dict(zip(pd.to_datetime(line.x).astype("datetime64[s]"), line.y, strict=True))
+    assert line.visible and sum(line.y) == len(matched) > 0
+    for second, count in per_second.items():
+        assert got[second.tz_localize(None)] == count
+    graph.series_filter.value = "tcp.port == 99999"  # a mistake: said, the line stays
+    assert "too big" in graph.series_error.value and line.visible
+    graph.clear_series()
+    assert not line.visible and graph.legend.value == ""

@@ -2,7 +2,7 @@
 // (`window`, starting at row `window_offset` of `total`), asks for another window by setting
 // `offset` when scrolled, and reports clicks, header sorts and arrow keys. Nothing per row is
 // kept here, so 100k rows cost what 30 do.
-const ROW = 22; // px, as .netlab-grid-row in grid.css
+const ROW = 22; // px, as .netlab-grid-row in netlab.css
 const MAX_SPACER = 1_000_000; // px: browsers cap element heights; scroll maps onto this
 
 function div(cls) {
