@@ -51,7 +51,9 @@ def shoot(width: int, out: Path, settle: float) -> list[Path]:
                 executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS
             )
             for theme in ("light", "dark"):
-                page = browser.new_page(viewport={"width": width, "height": 1100})
+                # tall enough for the whole page: Voilà scrolls its own container, and what
+                # lies below the window would come out blank
+                page = browser.new_page(viewport={"width": width, "height": 2400})
                 page.goto(f"{url}?theme={theme}", timeout=120_000)
                 page.wait_for_selector(".netlab-table-grid .netlab-grid-row", timeout=120_000)
                 time.sleep(settle)  # the IO graph fills and the detectors fire

@@ -52,7 +52,7 @@ def protocol_hierarchy(df: pd.DataFrame) -> pd.DataFrame:
     link, network, transport and (from the packet's content) application, one row per path
     prefix in tree order (biggest branch first), with its share of all packets.
 
-    Columns: path ("Ethernet/IPv4/UDP/dns"), protocol (the last part), depth (0 for the link),
+    Columns: path ("Ethernet/IPv4/UDP/DNS"), protocol (the last part), depth (0 for the link),
     packets, bytes, share."""
     cols = ["path", "protocol", "depth", "packets", "bytes", "share"]
     if df.empty:
@@ -104,7 +104,7 @@ def _protocol_levels(df: pd.DataFrame) -> list[pd.Series]:
     text = df["summary"].astype(object).fillna("").astype(str)
     for name, (column, starts) in CONTENT_SIGNS.items():
         shows = df[column].notna() | text.str.startswith(starts)
-        app = app.where(~shows.to_numpy(), name)
+        app = app.where(~shows.to_numpy(), name.upper())
     app = app.where(transport.notna())
     return [link.astype(object), network, transport, app]
 

@@ -171,12 +171,13 @@ def table_rows(flows: pd.DataFrame, status: str) -> pd.DataFrame:
 
 
 def flow_tones(rows: pd.DataFrame) -> Sequence[str]:
-    """Trouble first (retransmissions, zero windows), then by protocol."""
+    """Trouble first (retransmissions, zero windows: a light red, not the packet list's
+    black, which would paint most of a lossy link's table), then by protocol."""
     proto = rows["proto"].astype(object).to_numpy()
     bad = (rows["retransmissions"].to_numpy() > 0) | (rows["zero_windows"].to_numpy() > 0)
     tones: list[str] = np.select(
         [bad, proto == "TCP", proto == "UDP", np.isin(proto, ["ICMP", "ICMPv6"])],
-        ["bad", "tcp", "udp", "icmp"],
+        ["trouble", "tcp", "udp", "icmp"],
         "",
     ).tolist()
     return tones

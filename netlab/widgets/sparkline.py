@@ -70,12 +70,15 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
             opacities=[0.7],
             labels=["bytes/s"],
         )
-        self.marks = bq.Scatter(
-            x=NO_TIMES,
-            y=np.array([], dtype=float),
+        # alerts as vertical rules across the graph (as annotations in Grafana): a scatter of
+        # dots pads its scales by the dots' size, which put the rate axis below zero and the
+        # time axis before the data
+        self.marks = bq.Lines(
+            x=np.zeros((0, 2), dtype="datetime64[ms]"),
+            y=np.zeros((0, 2)),
             scales=scales,
             colors=["#d62728"],
-            default_size=64,
+            stroke_width=2,
             visible=False,
         )
         self.x_axis = bq.Axis(scale=self.x_scale, num_ticks=4, tick_format=TIME_FORMAT)
@@ -90,6 +93,10 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
             axes=[self.x_axis, self.y_axis, self.bytes_axis],
             layout=w.Layout(height="180px", width="100%"),
             fig_margin={"top": 10, "bottom": 30, "left": 60, "right": 60},
+            # no padding: the axes start where the data does (a rate from zero, time from the
+            # first second shown); bqplot pads y by 2.5 % by default, below zero
+            padding_x=0.0,
+            padding_y=0.0,
         )
         # more lines, one per display filter (packets/s of the rows it matches), as the IO
         # graph's graphs in Wireshark; made here, hidden: the refresher thread only fills them
@@ -194,8 +201,14 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
         with self.figure.hold_sync():
             self.x_scale.min, self.x_scale.max = first, last
             self.y_scale.max = float(max(packets.max() * 1.1, 1.0))
+            # ticks chosen here, at whole seconds and round counts inside the data: bqplot's
+            # own spread from the domain's edge, which its marks pad by a pixel (so the first
+            # label read 23:59:59 for data from 00:00:00, and the rate axis started below 0)
+            self.x_axis.tick_values = time_ticks(first, last)
+            self.y_axis.tick_values = count_ticks(self.y_scale.max)
             self.line.x, self.line.y = times, packets
             self.bytes_scale.max = float(max(volume.max() * 1.1, 1.0))
+            self.bytes_axis.tick_values = count_ticks(self.bytes_scale.max)
             self.bytes_line.x, self.bytes_line.y = times, volume
             seconds = times.astype("datetime64[s]").astype(np.int64)
             for k, line in enumerate(self.filter_lines):
@@ -206,12 +219,11 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
         start = rates["time"].iloc[0]
         alerts = [a for a in update.alerts if a.time >= start]
         if alerts:
-            lookup = dict(zip(rates["time"], rates["packets"], strict=True))
+            at = np.array([a.time.tz_localize(None) for a in alerts], dtype="datetime64[ms]")
             with self.marks.hold_sync():
-                self.marks.x = np.array(
-                    [a.time.tz_localize(None) for a in alerts], dtype="datetime64[ms]"
-                )
-                self.marks.y = [float(lookup.get(a.time.floor("s"), 0)) for a in alerts]
+                self.marks.x = np.stack([at, at], axis=1)
+                self.marks.y = np.tile([0.0, float(self.y_scale.max)], (len(alerts), 1))
+                self.marks.colors = ["#d62728"] * len(alerts)
                 self.marks.visible = True
         s = update.stats
         if s is None:  # a DataFrame: the mean over what it spans
@@ -228,3 +240,24 @@ class RateSparkline(SelfFed, w.VBox):  # type: ignore[misc]
     def series(rates: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(times, packets) as the line draws them (for notebooks and tests)."""
         return rates["time"].to_numpy(), rates["packets"].to_numpy(dtype=float)
+
+
+TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+
+
+def time_ticks(first: np.datetime64, last: np.datetime64, count: int = 4) -> np.ndarray:
+    """About `count` ticks at whole multiples of a round number of seconds in [first, last]."""
+    lo = int(np.ceil(first.astype("datetime64[ms]").astype(np.int64) / 1000))
+    hi = int(np.floor(last.astype("datetime64[ms]").astype(np.int64) / 1000))
+    step = next((s for s in TIME_STEPS if s * count >= hi - lo), TIME_STEPS[-1])
+    start = -(-lo // step) * step
+    return np.arange(start, hi + 1, step).astype("datetime64[s]").astype("datetime64[ms]")
+
+
+def count_ticks(top: float, count: int = 3) -> np.ndarray:
+    """0 and whole, round values (1, 2 or 5 times a power of ten apart) up to `top`."""
+    top = max(top, 1.0)
+    raw = top / max(count, 1)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = max(1.0, next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
+    return np.arange(0.0, top + step * 1e-9, step)

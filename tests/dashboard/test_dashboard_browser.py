@@ -170,6 +170,7 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         # the capture's own times (it starts 2026-01-01 00:00:00 UTC and lasts 20 s), not now
         times = [t for t in ticks if t.count(":") == 2]
         assert times and all(t.startswith("00:00:") for t in times), ticks
+        assert not [t for t in ticks if t.strip().startswith(("-", "\u2212"))], ticks  # y >= 0
         assert not [m for m in page.netlab_console if "invalid format" in m]
 
         # the burst (8 s into the replay) becomes a visible alert
@@ -259,7 +260,7 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         )
         _tab(page, "Protocols")
         expect(page.locator(".netlab-hierarchy")).to_contain_text("Ethernet", timeout=60_000)
-        expect(page.locator(".netlab-hierarchy")).to_contain_text("dns")
+        expect(page.locator(".netlab-hierarchy")).to_contain_text("DNS")
         _tab(page, "Alerts")
         alert_rows = page.locator(".netlab-alert-grid .netlab-grid-row")
         alert_rows.first.wait_for(state="visible", timeout=60_000)

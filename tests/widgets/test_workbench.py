@@ -107,7 +107,7 @@ def test_the_protocol_hierarchy_counts_as_pandas(demo):
         "Standard query"
     )
     dns = demo[(demo["proto"] == "UDP") & message]
-    assert table.loc["Ethernet/IPv4/UDP/dns", "packets"] == len(dns)
+    assert table.loc["Ethernet/IPv4/UDP/DNS", "packets"] == len(dns)
     arp = demo[demo["proto"] == "ARP"]
     assert table.loc["Ethernet/ARP", "packets"] == len(arp)
     # tree order: every row after its parent
@@ -199,3 +199,19 @@ def test_the_io_graph_draws_a_line_per_display_filter(demo):
     assert "too big" in graph.series_error.value and line.visible
     graph.clear_series()
     assert not line.visible and graph.legend.value == ""
+
+
+def test_the_io_graph_ticks_sit_inside_the_data_at_round_values(demo):
+    from netlab.widgets import RateSparkline
+    from netlab.widgets.sparkline import count_ticks, time_ticks
+
+    graph = RateSparkline(demo)
+    ticks = np.asarray(graph.x_axis.tick_values, dtype="datetime64[ms]")
+    first, last = np.datetime64(graph.x_scale.min, "ms"), np.datetime64(graph.x_scale.max, "ms")
+    assert len(ticks) >= 3 and ticks[0] >= first and ticks[-1] <= last
+    assert (ticks.astype(np.int64) % 1000 == 0).all()  # whole seconds
+    counts = np.asarray(graph.y_axis.tick_values)
+    assert counts[0] == 0 and counts[-1] <= graph.y_scale.max and (counts % 1 == 0).all()
+    one = np.datetime64("2026-01-01T00:00:00.000")
+    assert time_ticks(one - np.timedelta64(500, "ms"), one + np.timedelta64(3, "s"))[0] == one
+    assert count_ticks(1306).tolist() == [0, 500, 1000] and count_ticks(0.4).tolist() == [0, 1]

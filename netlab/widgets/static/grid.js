@@ -24,7 +24,12 @@ function render({ model, el }) {
   root.append(head, body);
   el.append(root);
 
-  const template = () => model.get("widths").map((w) => `minmax(${w}ch, auto)`).join(" ");
+  // fixed widths (every row is a grid of its own: they must agree); the last column takes
+  // what is left
+  const template = () => {
+    const widths = model.get("widths");
+    return widths.map((w, i) => (i === widths.length - 1 ? `minmax(${w}ch, 1fr)` : `${w}ch`)).join(" ");
+  };
   const capacity = () => Math.max(1, Math.floor(body.clientHeight / ROW));
 
   function drawHead() {
