@@ -112,7 +112,13 @@ def main() -> int:
         smoke = (
             "import netlab; df = netlab.read_pcap(netlab.demo_pcap()); print(len(df), 'demo rows');"
             "tcp = df[df.proto == 'TCP'].iloc[0]; s = netlab.stream(df, tcp);"
-            "d = netlab.dissect(tcp); print(repr(s)); print(len(d.layers), 'layers dissected')"
+            "d = netlab.dissect(tcp); print(repr(s)); print(len(d.layers), 'layers dissected');"
+            # the grids' ES module and stylesheet are package data: a wheel without them
+            # fails here rather than in a browser
+            "from netlab.widgets import DataGrid, FlowTable;"
+            "g = DataGrid(df.head(50), key='number'); assert g.total == 50, g.total;"
+            "assert 'export default' in g._esm and 'netlab-grid' in g._css;"
+            "print(FlowTable(df).grid.total, 'flows in the grid')"
         )
         out = _run([py, "-c", smoke], cwd=work)
         print(out.stdout.strip())

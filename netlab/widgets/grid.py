@@ -122,7 +122,10 @@ class DataGrid(anywidget.AnyWidget):
             if n
             else np.zeros(0, dtype=np.int64)
         )
-        self.widths = [_width(frame, c) for c in self.columns]
+        if len(self.widths) != len(self.columns) or (n and not self.total):
+            # measured once (and when the columns change): the columns keep their places
+            # while rows stream in, and a refresh formats only the rows in view
+            self.widths = [_width(frame, c) for c in self.columns]
         self.total = n
         now = self.position(anchor)
         if was is not None and now is not None and now != was:

@@ -151,7 +151,8 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
 
         parts = [p for p in (self.rows, update.rows) if not p.empty]
         merged = concat_frames(parts) if len(parts) > 1 else parts[0]
-        merged.index = pd.Index([*self.rows.index, *update.rows.index][-len(merged) :])
+        index = np.concatenate([self.rows.index.to_numpy(), update.rows.index.to_numpy()])
+        merged.index = pd.Index(index[-len(merged) :])
         self.rows = merged.iloc[-self.keep :]
         self.render()
 
