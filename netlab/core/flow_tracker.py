@@ -31,6 +31,8 @@ Bools = npt.NDArray[np.bool_]
 SYN, ACK = 0x002, 0x010
 _INTS: tuple[str, ...] = ("key", "id", "orig", "first", "last", "pk0", "pk1", "by0", "by1")
 _INTS += ("pay0", "pay1", "retrans", "ooo", "dup", "zw", "seen", "content", "base0", "base1")
+_INTS += ("idle",)  # the flow's idle timeout in ns (by its protocol, looked up once)
+NEVER = np.iinfo(np.int64).max
 _OBJECTS: tuple[str, ...] = ("proto", "src", "sport", "dst", "dport", "history", "service")
 _OBJECTS += ("server_name", "community_id")
 
@@ -53,7 +55,8 @@ def _mix(a: U64, b: U64) -> U64:
 def _text_hash(series: pd.Series) -> tuple[U64, Bools]:
     """A stable hash of each row's text (the same text hashes alike in every batch); only
     the texts in use are hashed (a slice of a frame keeps all of its parent's categories)."""
-    cat = pd.Categorical(series)
+    # a netlab column is categorical already: its codes, without building another
+    cat = series.array if isinstance(series.dtype, pd.CategoricalDtype) else pd.Categorical(series)
     codes = np.asarray(cat.codes, dtype=np.int64)
     has = codes >= 0
     out = np.zeros(len(codes), dtype=np.uint64)
@@ -221,7 +224,7 @@ class FlowTracker:
         at = np.flatnonzero(mine & syn)
         np.minimum.at(first_syn, local[at], at)
         origin = np.where(first_syn < len(rows), first_syn, firsts)
-        head = df.iloc[rows[origin]]
+        head = df.take(rows[origin])
         zeros = np.zeros(m, dtype=np.int64)
         fresh = {c: zeros.copy() for c in _INTS}
         fresh["key"], fresh["id"] = key, new_ids
@@ -235,6 +238,10 @@ class FlowTracker:
         for c in ("proto", "src", "sport", "dst", "dport"):
             objects[c] = head[c].astype(object).to_numpy()
         objects["history"] = np.full(m, "", dtype=object)
+        idle = timeouts(self.idle_timeout, objects["proto"]) * 1e9
+        finite = np.isfinite(idle)  # None (no timeout) is inf: never
+        self.t["idle"][-m:][finite] = idle[finite].astype(np.int64)
+        self.t["idle"][-m:][~finite] = NEVER
         objects["community_id"] = np.asarray(community_ids(head), dtype=object)
         for c in _OBJECTS:
             self.o[c] = np.concatenate([self.o[c], objects[c]])
@@ -299,7 +306,7 @@ class FlowTracker:
             self.o["history"][uniq[grew]] = self.o["history"][uniq[grew]] + text[grew].astype(
                 object
             )
-        sub = df.iloc[rows]
+        sub = df if len(rows) == len(df) else df.take(rows)  # (rows are in order)
         shown, found = content_services(sub, f, count)
         target = uniq[found]
         self.o["service"][target] = shown[found]
@@ -314,9 +321,7 @@ class FlowTracker:
         """End idle, over-long and replaced flows, then the longest idle ones while the table
         is over its bound; return the ended flows' rows."""
         t = self.t
-        proto = self.o["proto"]
-        idle = timeouts(self.idle_timeout, proto) * 1e9
-        done = (now - t["last"]) > idle
+        done = (now - t["last"]) > t["idle"]
         if self.active_timeout is not None:
             done |= (now - t["first"]) > self.active_timeout * 1e9
         done[reused] = True

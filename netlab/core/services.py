@@ -82,13 +82,27 @@ def content_services(
     message; None), and whether they showed one."""
     out = np.full(count, None, dtype=object)
     found = np.zeros(count, dtype=bool)
-    text = sub["summary"].astype(object).fillna("").astype(str)
     for name, (column, starts) in CONTENT_SIGNS.items():  # later ones win: a TLS flow may
-        shows = sub[column].notna() | text.str.startswith(starts)  # have DNS-like bytes
-        rows = np.flatnonzero(shows.to_numpy())
+        shows = sub[column].notna().to_numpy() | starts_with(sub["summary"], starts)
+        rows = np.flatnonzero(shows)  # (have DNS-like bytes)
         out[f[rows]] = name
         found[f[rows]] = True
     return out, found
+
+
+def starts_with(column: pd.Series, starts: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """Which rows' text starts with one of `starts` (missing: False); a categorical column
+    is tested once per category, not per row."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = np.asarray(column.cat.codes, dtype=np.int64)
+        if not len(column.cat.categories):
+            return np.zeros(len(codes), dtype=bool)
+        used, inverse = np.unique(codes, return_inverse=True)  # a slice keeps every category
+        cats = column.cat.categories[np.maximum(used, 0)].astype(str)
+        hit = np.asarray(cats.str.startswith(starts), dtype=bool) & (used >= 0)
+        return hit[inverse.reshape(-1)]
+    text = column.astype(object).fillna("").astype(str)
+    return np.asarray(text.str.startswith(starts), dtype=bool)
 
 
 def port_services(
