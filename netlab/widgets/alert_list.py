@@ -44,7 +44,7 @@ class AlertList(w.VBox):  # type: ignore[misc]
         self.output = w.HTML("<i>Select an alert, then ask.</i>")
         self.output.add_class("netlab-alert-explanation")
         self._thread: threading.Thread | None = None
-        super().__init__([self.grid, self.button, self.output])
+        super().__init__([self.grid, w.HBox([self.button]), self.output])
         self.add_class("netlab-alert-list")
 
     def refresh(self, update: Update) -> None:

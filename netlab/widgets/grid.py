@@ -227,4 +227,4 @@ def _width(frame: pd.DataFrame, column: str) -> int:
         return max(4, len(column) + 2)
     sample = _column_text(frame[column].iloc[:200])
     widest = max((len(s) for s in sample), default=0)
-    return int(min(max(len(column), widest, 2) + 2, 48))  # + the cell's padding
+    return int(min(max(len(column), widest, 2) + 2, 72))  # + the cell's padding
