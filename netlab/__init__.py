@@ -21,7 +21,7 @@ from .core.flow_table import flows
 from .core.frame import RollingFrame
 from .core.schema import COLUMNS, Column
 from .core.stream import Stream
-from .core.summary import conversations, protocol_mix, top_talkers
+from .core.summary import conversations, protocol_hierarchy, protocol_mix, top_talkers
 from .core.tcp_flags import BY_NAME as TCP_ANALYSIS_FLAGS
 from .core.tcp_flags import tcp_analysis_names
 from .data import demo_pcap
@@ -110,6 +110,7 @@ __all__ = [
     "interfaces",
     "iter_pcap",
     "make_alert",
+    "protocol_hierarchy",
     "protocol_mix",
     "read_pcap",
     "stream",
