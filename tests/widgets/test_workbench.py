@@ -215,3 +215,23 @@ def test_the_io_graph_ticks_sit_inside_the_data_at_round_values(demo):
     one = np.datetime64("2026-01-01T00:00:00.000")
     assert time_ticks(one - np.timedelta64(500, "ms"), one + np.timedelta64(3, "s"))[0] == one
     assert count_ticks(1306).tolist() == [0, 500, 1000] and count_ticks(0.4).tolist() == [0, 1]
+
+
+def test_a_silence_in_the_io_graph_is_drawn_as_zero_not_bridged(demo):
+    from netlab.widgets import RateSparkline
+
+    first = demo["ts"].iloc[0].floor("s")
+    rows = pd.concat(
+        [
+            demo[demo["ts"] < first + pd.Timedelta(seconds=5)],
+            demo[demo["ts"] >= first + pd.Timedelta(seconds=15)].iloc[:300],
+        ]
+    )
+    graph = RateSparkline(rows)
+    x = pd.to_datetime(graph.line.x).astype("datetime64[s]")
+    y = np.asarray(graph.line.y)
+    silent = (x >= (first + pd.Timedelta(seconds=5)).tz_localize(None)) & (
+        x < (first + pd.Timedelta(seconds=15)).tz_localize(None)
+    )
+    assert silent.sum() == 10 and (y[silent] == 0).all() and (y[~silent] > 0).all()
+    assert (np.diff(x.astype(np.int64)) == 1).all()  # one point a second, none left out
