@@ -307,10 +307,17 @@ def test_the_dashboard_follows_the_light_and_dark_themes(voila, browser, tmp_pat
 
 
 def _selected(page) -> str:
-    """The frame number of the selected row of the packets grid."""
+    """The frame number of the selected row of the packets grid (shown highlighted)."""
+    page.wait_for_function(
+        "sel => document.querySelector(sel)?.dataset.selected",
+        arg=f"{GRID} .netlab-grid",
+        timeout=60_000,
+    )
     selected = page.locator(f"{GRID} .netlab-grid-selected")
     selected.wait_for(state="attached", timeout=60_000)
-    return str(selected.get_attribute("data-key"))
+    key = str(selected.get_attribute("data-key"))
+    assert key == page.locator(f"{GRID} .netlab-grid").get_attribute("data-selected")
+    return key
 
 
 def _tab(page, title: str) -> None:

@@ -60,6 +60,7 @@ function render({ model, el }) {
     empty.textContent = total ? "" : model.get("empty_text");
     empty.hidden = total > 0;
     const chosen = model.get("selected");
+    root.dataset.selected = chosen === null ? "" : String(chosen);
     const columns = template();
     rows.replaceChildren(
       ...model.get("window").map(([key, tone, ...cells]) => {
@@ -73,11 +74,6 @@ function render({ model, el }) {
           cell.title = text;
           row.append(cell);
         }
-        row.addEventListener("click", () => {
-          model.set("selected", key);
-          model.save_changes();
-          body.focus({ preventScroll: true });
-        });
         return row;
       })
     );
@@ -85,7 +81,16 @@ function render({ model, el }) {
 
   // Scrolling maps the spacer's height onto the rows; the rows stay stuck at the top of the
   // view (sticky) and show the window the kernel sends for that offset.
+  // a scroll this view made itself (to follow the kernel's offset) is not sent back: on a
+  // busy machine the echo arrived after the kernel had moved on, and undid that move
+  let ownTop = null;
+
   function onScroll() {
+    if (ownTop !== null && body.scrollTop === ownTop) {
+      ownTop = null;
+      return;
+    }
+    ownTop = null;
     const total = model.get("total");
     const room = Math.max(1, spacer.offsetHeight - body.clientHeight);
     const last = Math.max(0, total - capacity());
@@ -103,6 +108,19 @@ function render({ model, el }) {
       model.save_changes();
     }
   }
+
+  // Selection on the press, delegated to the container: rows are redrawn whenever rows
+  // arrive, and a click whose press and release fell on two renderings of the row was lost
+  rows.addEventListener("pointerdown", (e) => {
+    const row = e.target.closest(".netlab-grid-row");
+    if (!row) return;
+    const key = Number(row.dataset.key);
+    model.set("selected", key);
+    model.save_changes();
+    root.dataset.selected = String(key);
+    body.focus({ preventScroll: true });
+    drawRows();
+  });
 
   body.style.height = model.get("height") + "px";
   body.addEventListener("scroll", onScroll);
@@ -127,7 +145,10 @@ function render({ model, el }) {
     const last = Math.max(0, total - capacity());
     const room = Math.max(0, spacer.offsetHeight - body.clientHeight);
     const want = last ? Math.round((model.get("offset") / last) * room) : 0;
-    if (Math.abs(want - body.scrollTop) > ROW) body.scrollTop = want;
+    if (Math.abs(want - body.scrollTop) > ROW) {
+      body.scrollTop = want;
+      ownTop = body.scrollTop; // as the browser clamped it
+    }
   });
   const observer = new ResizeObserver(resize);
   observer.observe(body);
