@@ -99,8 +99,8 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         )
         self.detail = PacketDetail()
         self.stream_view = StreamView(self._follow_selected)
-        self.flows = FlowTable(follow=lambda flow: stream(self.capture.frame.snapshot(), flow))
-        self.flows.watch(capture)
+        self.flows = FlowTable()
+        self.flows.watch(capture)  # its live table, and the flows it ends
         self.talkers = Talkers()
         self.protocols = ProtocolHierarchy()
         self.alert_list = AlertList(lambda: capture.frame.snapshot(), settings)
@@ -135,7 +135,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
             titles=TABS,
         )
         self.tabs.add_class("netlab-tabs")
-        self.tabs.observe(lambda _c: self._summarise(force=True), names="selected_index")
+        self.tabs.observe(lambda _c: self._fill_tab(), names="selected_index")
         header = w.VBox([banner, self.controls, self.alerts])
         header.add_class("netlab-header")
         super().__init__([header, self.sparkline, self.tabs, self.heartbeat])
@@ -155,34 +155,32 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self.refresher.start()
 
     def _tab_refresh(self, update: Update) -> None:
-        """Feed the tab on view: the others wait until they are opened."""
+        """Feed the tab on view (the others wait until they are opened): flows and alerts
+        every tick, talkers and protocols at most once a second (they read every kept row)."""
         tab = TABS[self.tabs.selected_index or 0]
         if tab == "Flows":
             self.flows.refresh(update)
         elif tab == "Alerts":
             self.alert_list.refresh(update)
         elif tab in ("Talkers", "Protocols"):
-            self._summarise()
+            now = time.monotonic()
+            if now - self._summarised >= SUMMARY_EVERY:
+                self._fill_tab()
 
-    def _summarise(self, *, force: bool = False) -> None:
-        """Recount talkers or protocols over the rows the packet table keeps (at most once a
-        second: they read every kept row)."""
-        now = time.monotonic()
-        if not force and now - self._summarised < SUMMARY_EVERY:
-            return
-        self._summarised = now
+    def _fill_tab(self) -> None:
+        """Fill the tab on view now (it has just been opened, or its recount is due)."""
+        self._summarised = time.monotonic()
         tab = TABS[self.tabs.selected_index or 0]
         rows = self.table.rows
+        none = rows.iloc[:0]
         if tab == "Talkers":
             self.talkers.show(rows)
         elif tab == "Protocols":
             self.protocols.show(rows)
         elif tab == "Flows":
-            self.flows.refresh(Update(rows, None, [], rows.iloc[:0], 0))
+            self.flows.refresh(Update(none, None, [], none, 0))
         elif tab == "Alerts":
-            self.alert_list.refresh(
-                Update(rows.iloc[:0], None, list(self.capture.alerts), rows.iloc[:0], 0)
-            )
+            self.alert_list.refresh(Update(none, None, list(self.capture.alerts), none, 0))
 
     def _follow_selected(self) -> Stream | None:
         """The stream of the selected packet's flow, from the capture's frame and kept bytes."""

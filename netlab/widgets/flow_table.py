@@ -110,15 +110,15 @@ class FlowTable(SelfFed, w.VBox):  # type: ignore[misc]
         self.show(active, ended)
 
     def show(self, active: pd.DataFrame, ended: Sequence[pd.DataFrame] = ()) -> None:
-        """Show flow rows (`netlab.flows()` columns): `active` ones, then `ended` ones."""
-        parts = [table_rows(active, "active")] + [table_rows(e, "ended") for e in ended]
+        """Show flow rows (`netlab.flows()` columns): `active` ones and `ended` ones (oldest
+        first). A flow cut in parts by a timeout shows its newest part."""
+        parts = [table_rows(e, "ended") for e in ended] + [table_rows(active, "active")]
         parts = [p for p in parts if len(p)]
         table = (
             pd.concat(parts, ignore_index=True)
             if len(parts) > 1
             else (parts[0] if parts else table_rows(active, "active"))
         )
-        # one row per flow: a flow cut by a timeout shows its newest part
         table = table.drop_duplicates("flow", keep="last") if len(table) else table
         self.grid.data = table
         n_active = int((table["status"] == "active").sum()) if len(table) else 0

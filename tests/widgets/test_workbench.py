@@ -235,3 +235,18 @@ def test_a_silence_in_the_io_graph_is_drawn_as_zero_not_bridged(demo):
     )
     assert silent.sum() == 10 and (y[silent] == 0).all() and (y[~silent] > 0).all()
     assert (np.diff(x.astype(np.int64)) == 1).all()  # one point a second, none left out
+
+
+def test_a_flow_cut_in_parts_shows_its_newest_part():
+    df = netlab.read_pcap(DATA / "corpus" / "dpkt__http.pcap")
+    parts = netlab.flows(df, idle_timeout=0.5)  # a quiet half second cuts a flow
+    cut = parts[parts["part"] > 0]
+    assert len(cut), "the capture has a pause longer than the timeout"
+    flow = int(cut["flow"].iloc[0])
+    older = parts[(parts["flow"] == flow) & (parts["part"] == 0)]
+    newer = parts[(parts["flow"] == flow) & (parts["part"] == parts["part"].max())]
+    pane = FlowTable()
+    pane.show(newer, [older])
+    shown = pane.grid.data[pane.grid.data["flow"] == flow]
+    assert len(shown) == 1 and shown["status"].iloc[0] == "active"
+    assert shown["part"].iloc[0] == newer["part"].iloc[0]
