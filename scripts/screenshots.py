@@ -11,25 +11,16 @@ Needs Debian's chromium (scripts/test installs it) and Playwright (the test extr
 from __future__ import annotations
 
 import argparse
-import shutil
 import socket
 import time
 from pathlib import Path
+
+from chromium import ARGS, CHROMIUM
 
 from netlab.dashboard import voila as voila_app
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TABS = ("Packets", "Flows", "Talkers", "Protocols", "Alerts")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _free_port() -> int:
@@ -47,9 +38,7 @@ def shoot(width: int, out: Path, settle: float) -> list[Path]:
     try:
         url = voila_app.wait_ready("127.0.0.1", port, process)
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=ARGS
-            )
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for theme in ("light", "dark"):
                 # tall enough for the whole page: Voilà scrolls its own container, and what
                 # lies below the window would come out blank

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -12,21 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import synth
+from chromium import ARGS, CHROMIUM
 
 from netlab.dashboard import voila as voila_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 IDLE, CULL = 4, 4  # seconds: a closed page's capture stops, then its kernel is culled
 GRID = ".netlab-table-grid"  # the packets grid
 ROWS = f"{GRID} .netlab-grid-rows"
