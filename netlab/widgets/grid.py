@@ -90,6 +90,17 @@ class DataGrid(anywidget.AnyWidget):
     def _moved(self, _change: dict[str, Any]) -> None:
         self._send_window()
 
+    @observe("selected")
+    def _reveal(self, _change: dict[str, Any]) -> None:
+        # A click reaches the kernel after the rows it saw: on a busy machine newer rows may
+        # have pushed the clicked one out of the window by then. Bring it back into view
+        # (then the view holds it, see _sort).
+        with self._lock:
+            pos = self.position(self.selected)
+            if pos is None or self.offset <= pos < self.offset + self.visible:
+                return
+            self.offset = pos if pos < self.offset else pos - self.visible + 1
+
     @observe("sort_by", "descending")
     def _resorted(self, _change: dict[str, Any]) -> None:
         with self._lock:

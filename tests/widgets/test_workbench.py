@@ -250,3 +250,14 @@ def test_a_flow_cut_in_parts_shows_its_newest_part():
     shown = pane.grid.data[pane.grid.data["flow"] == flow]
     assert len(shown) == 1 and shown["status"].iloc[0] == "active"
     assert shown["part"].iloc[0] == newer["part"].iloc[0]
+
+
+def test_a_row_selected_after_newer_rows_pushed_it_away_comes_back_into_view(demo):
+    grid = DataGrid(demo.iloc[:20], key="number", columns=["number"], newest_first=True)
+    grid.visible = 5
+    clicked = grid.window[2][0]  # what the browser showed when the person clicked
+    grid.data = demo.iloc[:120]  # 100 newer rows reached the kernel before the click did
+    grid.selected = clicked
+    assert clicked in [row[0] for row in grid.window]
+    grid.data = demo.iloc[:200]  # and from then on the view holds it
+    assert clicked in [row[0] for row in grid.window]
