@@ -79,12 +79,12 @@ function render({ model, el }) {
     );
   }
 
-  // Scrolling maps the spacer's height onto the rows; the rows stay stuck at the top of the
-  // view (sticky) and show the window the kernel sends for that offset.
-  // a scroll this view made itself (to follow the kernel's offset) is not sent back: on a
-  // busy machine the echo arrived after the kernel had moved on, and undid that move
+  // A scroll this view made itself (to follow the kernel's offset) is not sent back: on a
+  // busy machine the echo arrived after the kernel had moved on, and undid that move.
   let ownTop = null;
 
+  // Scrolling maps the spacer's height onto the rows; the rows stay stuck at the top of the
+  // view (sticky) and show the window the kernel sends for that offset.
   function onScroll() {
     if (ownTop !== null && body.scrollTop === ownTop) {
       ownTop = null;
@@ -117,9 +117,8 @@ function render({ model, el }) {
     const key = Number(row.dataset.key);
     model.set("selected", key);
     model.save_changes();
-    root.dataset.selected = String(key);
     body.focus({ preventScroll: true });
-    drawRows();
+    drawRows(); // highlighted at once, before the kernel hears of it
   });
 
   body.style.height = model.get("height") + "px";
