@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..core.alerts import Alert
 from ..core.safe_html import safe_markdown
+from .alerts import evidence
 from .grid import DataGrid
 from .refresher import Update
 
@@ -100,9 +101,7 @@ SEVERITY_TONES = {"critical": "high", "warning": "medium"}
 def alert_rows(alerts: list[Alert]) -> pd.DataFrame:
     """One row per alert (id is its place in the list): time, severity, detector, message
     and the top talkers as evidence."""
-    rows = []
-    for k, a in enumerate(alerts):
-        talkers = a.context.get("top_talkers") or []
-        evidence = ", ".join(f"{t['address']} ({t['packets']} pkts)" for t in talkers[:3])
-        rows.append((k, a.time, a.severity, a.detector, a.message, evidence))
+    rows = [
+        (k, a.time, a.severity, a.detector, a.message, evidence(a)) for k, a in enumerate(alerts)
+    ]
     return pd.DataFrame(rows, columns=["id", *ALERT_COLUMNS]).astype({"id": "int64"})

@@ -84,14 +84,20 @@ class AlertBanner(SelfFed, w.VBox):  # type: ignore[misc]
         self.placeholder.layout.display = "none" if live else "block"
 
 
-def _alert_html(alert: Alert) -> str:
+def evidence(alert: Alert) -> str:
+    """The alert's top three talkers with their packets, as the banner and the list show
+    them ("" without)."""
     talkers = alert.context.get("top_talkers") or []
-    evidence = ", ".join(f"{t['address']} ({t['packets']} pkts)" for t in talkers[:3])
+    return ", ".join(f"{t['address']} ({t['packets']} pkts)" for t in talkers[:3])
+
+
+def _alert_html(alert: Alert) -> str:
+    evidence_text = evidence(alert)
     color = COLORS.get(alert.severity, "#555")
     return (
         f'<div class="netlab-alert netlab-{alert.severity}" style="border-left:4px solid '
         f'{color};padding:4px 8px"><b>{html.escape(alert.severity.upper())}</b> '
         f"{alert.time.strftime('%H:%M:%S')} · {html.escape(alert.message)}"
-        + (f"<br><small>top talkers: {html.escape(evidence)}</small>" if evidence else "")
+        + (f"<br><small>top talkers: {html.escape(evidence_text)}</small>" if evidence_text else "")
         + "</div>"
     )
