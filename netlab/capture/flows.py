@@ -31,9 +31,8 @@ class LiveFlows:
         for every batch, in order)."""
         if not len(batch):
             return batch
-        df = batch.to_frame()
         with self._lock:
-            flow, flags, ended = self._tracker.update(df)
+            flow, flags, ended = self._tracker.update(batch)
         batch.values["flow"] = np.maximum(flow, 0)
         batch.masks["flow"] = flow < 0
         batch.values["tcp_analysis"] = flags

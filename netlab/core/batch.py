@@ -39,11 +39,11 @@ class Batch:
     def __len__(self) -> int:
         return self.n
 
-    def ints(self, name: str) -> I64:
-        """An integer column as int64, -1 where missing."""
+    def ints(self, name: str, missing: int = -1) -> I64:
+        """An integer or time column as int64 (times in ns), `missing` where missing."""
         values = self.values[name].astype(np.int64)
         mask = self.masks.get(name)
-        return values if mask is None else np.where(mask, -1, values)
+        return values if mask is None else np.where(mask, missing, values)
 
     def text(self, name: str) -> tuple[I64, list[str]]:
         """A text column as codes (-1: missing) and the texts they index."""

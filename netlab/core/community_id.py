@@ -141,9 +141,21 @@ def community_id_array(
     p_lo, p_hi = np.where(swap, dport, sport), np.where(swap, sport, dport)
     has_ports = np.isin(proto, list(_WITH_PORTS)) & (p_lo >= 0) & (p_hi >= 0)
     head = struct.pack("!H", seed)
-    for i in np.flatnonzero(ok).tolist():
-        data = head + packed[texts[lo[i]]] + packed[texts[hi[i]]] + bytes((int(proto[i]), 0))
-        if has_ports[i]:
-            data += struct.pack("!HH", int(p_lo[i]), int(p_hi[i]))
+    by_code = [packed[t] for t in texts]
+    # the hash is the one step per flow: plain lists, as numpy's scalars cost more than it
+    rows = np.flatnonzero(ok)
+    ports = np.where(has_ports, (p_lo << 16) | p_hi, -1)[rows].tolist()
+    trailer = [bytes((p, 0)) for p in range(256)]
+    for i, a, b, p, pp in zip(
+        rows.tolist(),
+        lo[rows].tolist(),
+        hi[rows].tolist(),
+        proto[rows].tolist(),
+        ports,
+        strict=True,
+    ):
+        data = head + by_code[a] + by_code[b] + trailer[p]
+        if pp >= 0:
+            data += pp.to_bytes(4, "big")
         out[i] = "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
     return out

@@ -15,11 +15,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import tcp_flags
+from .columns import Columns, columns, texts_at
 from .community_id import community_id_array
 from .flows import assign_flows_and_sides
 from .services import services
 from .tcp_analysis import tcp_analysis
-from .tcp_sides import Sides
+from .tcp_sides import Sides, first_per
 from .zeek_state import conn_state, history
 
 I64 = npt.NDArray[np.int64]
@@ -224,7 +225,7 @@ def _table(
             "zero_windows": flagged(tcp_flags.ZERO_WINDOW),
             "service": services(sub, f, count, head_sport, head_dport),
             "server_name": first_names(sub, f, count),
-            "community_id": community_ids(head),
+            "community_id": community_ids(sub, origin),
         }
     )
     return typed(table)
@@ -259,30 +260,34 @@ def _rtt(
     return out
 
 
-def first_names(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.object_]:
+def first_names(data: pd.DataFrame | Columns, f: I64, count: int) -> npt.NDArray[np.object_]:
     """Each flow's first TLS SNI, else HTTP Host, else DNS query name (None without)."""
+    cols = columns(data)
     out = np.full(count, None, dtype=object)
     for col in ("dns_qname", "http_host", "tls_sni"):  # the later ones win
-        values = sub[col]
-        has = values.notna().to_numpy()
-        if not has.any():
+        has = np.flatnonzero(cols.text(col)[0] >= 0)
+        if not len(has):
             continue
-        named = pd.Series(values.to_numpy()[has]).groupby(f[has]).first()
-        out[named.index.to_numpy()] = named.to_numpy()
+        first = first_per(f[has], count, np.ones(len(has), dtype=bool))
+        named = np.flatnonzero(first < len(has))
+        out[named] = texts_at(cols, col, has[first[named]])
     return out
 
 
-def community_ids(head: pd.DataFrame) -> list[str | None]:
-    """Community ID v1 (seed 0) of each row's originating packet; None without addresses."""
-    mapped = head["proto"].astype(object).map(PROTO_NUMBERS).fillna(-1)
-    number = np.asarray(mapped, dtype=np.int64)
+def community_ids(data: pd.DataFrame | Columns, rows: I64) -> list[str | None]:
+    """Community ID v1 (seed 0) of the flows whose originating packets are at `rows`; None
+    without addresses."""
+    cols = columns(data)
+    codes, texts = cols.text("proto")
+    used, inverse = np.unique(codes[rows], return_inverse=True)  # a few names: one lookup each
+    numbers = [PROTO_NUMBERS.get(str(texts[k]), -1) if k >= 0 else -1 for k in used.tolist()]
+    number = np.asarray(numbers, dtype=np.int64)[inverse.reshape(-1)]
     icmp = np.isin(number, (1, 58))
 
     def ints(col: str) -> I64:
-        return head[col].to_numpy(dtype=np.int64, na_value=-1)
+        return cols.ints(col)[rows]
 
     sport = np.where(icmp, ints("icmp_type"), ints("sport"))
     dport = np.where(icmp, ints("icmp_code"), ints("dport"))
-    src = [None if pd.isna(t) else str(t) for t in head["src"].astype(object)]
-    dst = [None if pd.isna(t) else str(t) for t in head["dst"].astype(object)]
-    return community_id_array(number, src, dst, sport, dport)
+    src, dst = texts_at(cols, "src", rows), texts_at(cols, "dst", rows)
+    return community_id_array(number, list(src), list(dst), sport, dport)

@@ -16,12 +16,15 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import tcp_flags
+from .columns import Columns, columns, texts_at
+from .flow_context import CONTEXT_COLUMNS, context_at, keep_context
+from .flow_keys import flow_keys
 from .flow_rows import flow_rows, timeouts
 from .flow_table import ACTIVE_TIMEOUT, IDLE_TIMEOUT, Timeout, community_ids, first_names
-from .flows import flow_ports, tcp_reuse
+from .flows import tcp_reuse
 from .services import content_services
+from .slots import Slots
 from .tcp_analysis import analyse_batch
-from .tcp_context import Context
 from .tcp_flags import REUSED_PORTS
 from .zeek_state import LETTERS, history
 
@@ -29,47 +32,36 @@ I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 Bools = npt.NDArray[np.bool_]
 SYN, ACK = 0x002, 0x010
-_INTS: tuple[str, ...] = ("key", "id", "orig", "first", "last", "pk0", "pk1", "by0", "by1")
-_INTS += ("pay0", "pay1", "retrans", "ooo", "dup", "zw", "seen", "content", "base0", "base1")
-_INTS += ("idle",)  # the flow's idle timeout in ns (by its protocol, looked up once)
 NEVER = np.iinfo(np.int64).max
-_OBJECTS: tuple[str, ...] = ("proto", "src", "sport", "dst", "dport", "history", "service")
-_OBJECTS += ("server_name", "community_id")
-
-
-def _splitmix(x: U64) -> U64:
-    """SplitMix64's finaliser: every input bit moves every output bit."""
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
-
-
-def _mix(a: U64, b: U64) -> U64:
-    """Combine two 64-bit hashes (order matters): structured inputs such as neighbouring
-    ports or addresses still spread over the whole range."""
-    return _splitmix(_splitmix(a) ^ b)
-
-
-def _text_hash(series: pd.Series) -> tuple[U64, Bools]:
-    """A stable hash of each row's text (the same text hashes alike in every batch); only
-    the texts in use are hashed (a slice of a frame keeps all of its parent's categories)."""
-    # a netlab column is categorical already: its codes, without building another
-    cat = series.array if isinstance(series.dtype, pd.CategoricalDtype) else pd.Categorical(series)
-    codes = np.asarray(cat.codes, dtype=np.int64)
-    has = codes >= 0
-    out = np.zeros(len(codes), dtype=np.uint64)
-    if has.any():
-        used, inverse = np.unique(codes[has], return_inverse=True)
-        texts = np.asarray(cat.categories, dtype=object)[used]
-        out[has] = pd.util.hash_array(texts)[inverse]
-    return out, has
+SCAN_NS = 1_000_000_000  # flows no packet touched are checked for timeouts once a second
+# Each column as narrow as its values allow: a live table holds up to NETLAB_MAX_FLOWS rows.
+_COLUMNS: dict[str, tuple[object, object]] = {
+    "key": (np.int64, 0),
+    "id": (np.int64, 0),
+    "orig": (bool, False),  # which side (forward or not) the originator is
+    "first": (np.int64, NEVER),  # see _account
+    "last": (np.int64, -NEVER - 1),
+    "idle": (np.int64, 0),  # the flow's idle timeout in ns
+    "sport": (np.int32, -1),  # -1: none
+    "dport": (np.int32, -1),
+    "base0": (np.int64, -1),  # each side's base sequence number (-1: none yet)
+    "base1": (np.int64, -1),
+    "seen": (np.uint16, 0),  # Zeek history letters seen so far, a bit each
+    "content": (bool, False),  # `service` was seen in the content
+    "history": (object, ""),
+}
+_COLUMNS |= {name: (np.uint32, 0) for name in ("pk0", "pk1", "retrans", "ooo", "dup", "zw")}
+_COLUMNS |= {name: (np.int64, 0) for name in ("by0", "by1", "pay0", "pay1")}
+_COLUMNS |= {name: (object, None) for name in ("proto", "src", "dst", "service")}
+_COLUMNS |= {name: (object, None) for name in ("server_name", "community_id")}
+_COLUMNS |= CONTEXT_COLUMNS
 
 
 class FlowTracker:
-    """The flows of a capture so far; `update` with each batch (a netlab DataFrame), in
-    order. Not thread-safe: one thread updates it (a capture's decoder), readers copy."""
+    """The flows of a capture so far; `update` with each batch (a netlab DataFrame or a
+    decoder Batch), in order. Not thread-safe: one thread updates it (a capture's decoder),
+    readers copy. The work per batch follows the batch, not the table: flows live in slots
+    (core/slots) with a sorted index of their keys, and their TCP context is kept with them."""
 
     def __init__(
         self,
@@ -85,38 +77,50 @@ class FlowTracker:
         self.next_id = 0
         self.ended = 0  # flows that ended by a timeout, a reused port or for room
         self.evicted = 0  # of those, flows dropped for room before they ended
-        self.context = Context.empty()
-        self.t: dict[str, npt.NDArray[np.int64]] = {c: np.zeros(0, np.int64) for c in _INTS}
-        self.o: dict[str, npt.NDArray[np.object_]] = {c: np.zeros(0, object) for c in _OBJECTS}
+        self.t = Slots(_COLUMNS)
+        # the keys in order, and each one's slot (equal keys: oldest slot first)
+        self._index_keys: I64 = np.zeros(0, dtype=np.int64)
+        self._index_slots: I64 = np.zeros(0, dtype=np.int64)
+        self._scanned: int | None = None  # packet time of the last look at every flow
         self._empty: pd.DataFrame | None = None
         self._reusing: Bools = np.zeros(0, dtype=bool)  # this batch's port-reusing SYNs
 
     def __len__(self) -> int:
-        return len(self.t["id"])
+        return len(self.t)
 
-    def update(self, df: pd.DataFrame) -> tuple[I64, npt.NDArray[np.uint16], pd.DataFrame]:
-        """Assign the batch's packets to flows and analyse them: (flow per row, -1 for none;
-        tcp_analysis per row; the flows that ended, as `flows()` rows)."""
+    @property
+    def nbytes(self) -> int:
+        """The table's own bytes (numbers and pointers; the texts are shared)."""
+        return self.t.nbytes + self._index_keys.nbytes + self._index_slots.nbytes
+
+    def update(
+        self, data: pd.DataFrame | Columns
+    ) -> tuple[I64, npt.NDArray[np.uint16], pd.DataFrame]:
+        """Assign the batch's packets (a netlab DataFrame, or a decoder Batch as it is) to
+        flows and analyse them: (flow per row, -1 for none; tcp_analysis per row; the flows
+        that ended, as `flows()` rows)."""
+        df = columns(data)
         n = len(df)
         flow = np.full(n, -1, dtype=np.int64)
         if not n:
             return flow, np.zeros(0, np.uint16), self._none()
-        ts = df["ts"].array.asi8
+        ts = df.ints("ts")
+        key, forward, has = flow_keys(df)
+        rows = np.flatnonzero(has)
         # flows idle too long when the batch begins have ended: its packets start new ones
         # (a silence inside one batch is not seen: batches are short)
-        before = self._expire(int(ts.min()), np.zeros(0, dtype=np.int64))
-        key, forward, has = self._keys(df)
-        rows = np.flatnonzero(has)
+        before = self._expire(int(ts.min()), self._slot_of_key(key[rows]))
         self._reusing = np.zeros(len(rows), dtype=bool)  # set by _assign
         reused = np.zeros(0, dtype=np.int64)
         if len(rows):
             flow[rows], reused = self._assign(df, key[rows], forward[rows], rows)
-        flags, newer = analyse_batch(df, flow, forward, self.context)
+        known = self.slot_of_id(np.unique(flow[rows]))
+        flags, newer = analyse_batch(df, flow, forward, context_at(self.t, known))
         flags[rows[self._reusing]] |= REUSED_PORTS
-        self.context = self.context.updated(newer)
+        keep_context(self.t, newer, self.slot_of_id)
         if len(rows):
             self._account(df, rows, flow[rows], forward[rows], flags[rows].astype(np.int64))
-        after = self._expire(int(ts.max()), reused)
+        after = self._end(reused)
         if not len(before):
             return flow, flags, after
         return flow, flags, before if not len(after) else pd.concat([before, after])
@@ -132,28 +136,21 @@ class FlowTracker:
         return self.rows(np.arange(len(self)))
 
     # keys and numbers ----------------------------------------------------------------------
-    def _keys(self, df: pd.DataFrame) -> tuple[I64, Bools, Bools]:
-        src, has_src = _text_hash(df["src"])
-        dst, has_dst = _text_hash(df["dst"])
-        proto, _ = _text_hash(df["proto"])
-        one = np.uint64(1)
-        ports = flow_ports(df)
-        sport, dport = ports[0].astype(np.uint64) + one, ports[1].astype(np.uint64) + one
-        a, b = _mix(src, sport), _mix(dst, dport)
-        forward = a <= b
-        lo, hi = np.where(forward, a, b), np.where(forward, b, a)
-        key = _mix(_mix(proto, lo), hi).view(np.int64)
-        return key, forward, has_src & has_dst
-
     def _slot_of_key(self, key: I64) -> I64:
-        """The slot of each key's newest flow (-1: none); slots are in creation order."""
-        keys = self.t["key"]
+        """The slot of each key's newest flow (-1: none)."""
+        keys = self._index_keys
         if not len(keys):
             return np.full(len(key), -1, dtype=np.int64)
-        order = np.argsort(keys, kind="stable")
-        at = np.searchsorted(keys[order], key, side="right") - 1
-        ok = (at >= 0) & (keys[order][np.maximum(at, 0)] == key)
-        return np.where(ok, order[np.maximum(at, 0)], -1)
+        at = np.maximum(np.searchsorted(keys, key, side="right") - 1, 0)
+        return np.where(keys[at] == key, self._index_slots[at], -1)
+
+    def _index(self, slots: I64) -> None:
+        """Add the keys of new slots to the index (after their equals: newest last)."""
+        new_keys = self.t["key"][slots]
+        order = np.argsort(new_keys, kind="stable")
+        at = np.searchsorted(self._index_keys, new_keys[order], side="right")
+        self._index_keys = np.insert(self._index_keys, at, new_keys[order])
+        self._index_slots = np.insert(self._index_slots, at, slots[order])
 
     def slot_of_id(self, ids: I64) -> I64:
         """The slot of each flow number (-1: ended); ids rise with the slots."""
@@ -164,11 +161,11 @@ class FlowTracker:
         ok = (at < len(have)) & (have[np.minimum(at, len(have) - 1)] == ids)
         return np.where(ok, at, -1)
 
-    def _assign(self, df: pd.DataFrame, key: I64, forward: Bools, rows: I64) -> tuple[I64, I64]:
+    def _assign(self, df: Columns, key: I64, forward: Bools, rows: I64) -> tuple[I64, I64]:
         """Flow numbers for rows with addresses, and the slots of flows a new SYN on their
         ports ended. A side's base sequence number enters as a context row first."""
-        flags = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)[rows]
-        seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)[rows]
+        flags = df.ints("tcp_flags")[rows]
+        seq = df.ints("tcp_seq")[rows]
         known = self._slot_of_key(key)
         slots = np.unique(known[known >= 0])
         bases = np.stack([self.t["base0"][slots], self.t["base1"][slots]], axis=1).ravel()
@@ -204,7 +201,7 @@ class FlowTracker:
 
     def _create(
         self,
-        df: pd.DataFrame,
+        df: Columns,
         rows: I64,
         firsts: I64,
         key: I64,
@@ -224,27 +221,20 @@ class FlowTracker:
         at = np.flatnonzero(mine & syn)
         np.minimum.at(first_syn, local[at], at)
         origin = np.where(first_syn < len(rows), first_syn, firsts)
-        head = df.take(rows[origin])
-        zeros = np.zeros(m, dtype=np.int64)
-        fresh = {c: zeros.copy() for c in _INTS}
-        fresh["key"], fresh["id"] = key, new_ids
-        fresh["orig"] = forward[origin].astype(np.int64)
-        fresh["base0"] = fresh["base1"] = np.full(m, -1, dtype=np.int64)
-        fresh["first"] = np.full(m, np.iinfo(np.int64).max, dtype=np.int64)  # see _account
-        fresh["last"] = np.full(m, np.iinfo(np.int64).min, dtype=np.int64)
-        for c in _INTS:
-            self.t[c] = np.concatenate([self.t[c], fresh[c]])
-        objects = {c: np.full(m, None, dtype=object) for c in _OBJECTS}
-        for c in ("proto", "src", "sport", "dst", "dport"):
-            objects[c] = head[c].astype(object).to_numpy()
-        objects["history"] = np.full(m, "", dtype=object)
-        idle = timeouts(self.idle_timeout, objects["proto"]) * 1e9
+        head = rows[origin]
+        t = self.t
+        new = t.append(m)
+        t["key"][new], t["id"][new] = key, new_ids
+        t["orig"][new] = forward[origin]
+        t["sport"][new], t["dport"][new] = df.ints("sport")[head], df.ints("dport")[head]
+        idle = timeouts(self.idle_timeout, *df.text("proto"), head) * 1e9
         finite = np.isfinite(idle)  # None (no timeout) is inf: never
-        self.t["idle"][-m:][finite] = idle[finite].astype(np.int64)
-        self.t["idle"][-m:][~finite] = NEVER
-        objects["community_id"] = np.asarray(community_ids(head), dtype=object)
-        for c in _OBJECTS:
-            self.o[c] = np.concatenate([self.o[c], objects[c]])
+        t["idle"][new] = np.where(finite, idle, 0).astype(np.int64)
+        t["idle"][new][~finite] = NEVER
+        for c in ("proto", "src", "dst"):
+            t[c][new] = texts_at(df, c, head)
+        t["community_id"][new] = community_ids(df, head)
+        self._index(np.arange(new.start, new.stop))
 
     def _set_bases(self, ids: I64, forward: Bools, flags: I64, seq: I64) -> None:
         """Each side's base sequence number: its last pure SYN's, else its first one's."""
@@ -261,19 +251,20 @@ class FlowTracker:
             base[slot[last_syn]] = seq[last_syn]
 
     # counting ------------------------------------------------------------------------------
-    def _account(self, df: pd.DataFrame, rows: I64, ids: I64, forward: Bools, flags: I64) -> None:
+    def _account(self, df: Columns, rows: I64, ids: I64, forward: Bools, flags: I64) -> None:
         slot = self.slot_of_id(ids)
         uniq, f = np.unique(slot, return_inverse=True)
         count = len(uniq)
         t = self.t
-        orig = forward.astype(np.int64) == t["orig"][slot]
-        length = df["length"].to_numpy(dtype=np.int64)[rows]
-        payload = df["paylen"].to_numpy(dtype=np.int64, na_value=0)[rows]
-        ts = df["ts"].array.asi8[rows]
+        orig = forward == t["orig"][slot]
+        length = df.ints("length")[rows]
+        payload = df.ints("paylen", 0)[rows]
+        ts = df.ints("ts")[rows]
 
         def add(name: str, values: I64, mask: Bools) -> None:
-            t[name][uniq] += np.bincount(f[mask], weights=values[mask], minlength=count).astype(
-                np.int64
+            column = t[name]
+            column[uniq] += np.bincount(f[mask], weights=values[mask], minlength=count).astype(
+                column.dtype
             )
 
         ones = np.ones(len(rows), dtype=np.int64)
@@ -294,7 +285,7 @@ class FlowTracker:
         first = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(first, f, ts)  # packet times may go backwards
         t["first"][uniq] = np.minimum(t["first"][uniq], first)
-        tcp_flags_col = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)[rows]
+        tcp_flags_col = df.ints("tcp_flags")[rows]
         bits = 1 << np.arange(2 * len(LETTERS))
         already = (t["seen"][uniq][:, None] & bits) != 0
         retrans = ((flags & tcp_flags.RETRANSMISSION) != 0) & (payload > 0)
@@ -303,45 +294,74 @@ class FlowTracker:
         t["seen"][uniq] = (seen * bits).sum(axis=1)
         grew = np.flatnonzero(text != "")
         if len(grew):
-            self.o["history"][uniq[grew]] = self.o["history"][uniq[grew]] + text[grew].astype(
-                object
-            )
-        sub = df if len(rows) == len(df) else df.take(rows)  # (rows are in order)
-        shown, found = content_services(sub, f, count)
+            t["history"][uniq[grew]] = t["history"][uniq[grew]] + text[grew].astype(object)
+        # rows without a flow join a group of their own, past the last, and are left out
+        group = np.full(len(df), count, dtype=np.int64)
+        group[rows] = f
+        shown, found = content_services(df, group, count + 1)
+        shown, found = shown[:count], found[:count]
         target = uniq[found]
-        self.o["service"][target] = shown[found]
-        t["content"][target] = 1
-        blank = np.flatnonzero(pd.isna(self.o["server_name"][uniq]))
+        t["service"][target] = shown[found]
+        t["content"][target] = True
+        blank = np.flatnonzero(pd.isna(t["server_name"][uniq]))
         if len(blank):
-            names = first_names(sub, f, count)
-            self.o["server_name"][uniq[blank]] = names[blank]
+            names = first_names(df, group, count + 1)[:count]
+            t["server_name"][uniq[blank]] = names[blank]
 
     # ending --------------------------------------------------------------------------------
-    def _expire(self, now: int, reused: I64) -> pd.DataFrame:
-        """End idle, over-long and replaced flows, then the longest idle ones while the table
-        is over its bound; return the ended flows' rows."""
+    def _timed_out(self, now: int, slots: I64) -> Bools:
+        """Which of the flows in `slots` are idle or active too long at packet time `now`."""
         t = self.t
-        done = (now - t["last"]) > t["idle"]
+        done: Bools = (now - t["last"][slots]) > t["idle"][slots]
         if self.active_timeout is not None:
-            done |= (now - t["first"]) > self.active_timeout * 1e9
+            done |= (now - t["first"][slots]) > self.active_timeout * 1e9
+        return done
+
+    def _expire(self, now: int, touched: I64) -> pd.DataFrame:
+        """End the timed-out flows among those a batch touches (their packets must start new
+        flows), and once a second of packet time those among all the others."""
+        if self._scanned is None or now - self._scanned >= SCAN_NS:
+            self._scanned = now
+            return self._drop(self._timed_out(now, np.arange(len(self))), 0)
+        touched = np.unique(touched[touched >= 0])
+        done = np.zeros(len(self), dtype=bool)
+        done[touched] = self._timed_out(now, touched)
+        return self._drop(done, 0) if done.any() else self._none()
+
+    def _end(self, reused: I64) -> pd.DataFrame:
+        """End the flows a SYN replaced, then, while the table is over its bound, the longest
+        idle ones: down to 98 % of it, so that a flood pays for compacting once per 2 % of the
+        bound, not with every batch."""
+        over = len(self) - len(reused) - self.max_flows
+        if over <= 0 and not len(reused):
+            return self._none()
+        done = np.zeros(len(self), dtype=bool)
         done[reused] = True
-        over = len(self) - int(done.sum()) - self.max_flows
         if over > 0:
+            over += self.max_flows // 50
             alive = np.flatnonzero(~done)
-            oldest = alive[np.argsort(t["last"][alive], kind="stable")[:over]]
+            last = self.t["last"][alive]
+            oldest = alive[np.argpartition(last, over - 1)[:over]] if over < len(alive) else alive
             done[oldest] = True
-            self.evicted += over
+            return self._drop(done, min(over, len(alive)))
+        return self._drop(done, 0)
+
+    def _drop(self, done: Bools, evicted: int) -> pd.DataFrame:
+        """End the flows where `done` holds (`evicted` of them for room); their rows."""
         gone = np.flatnonzero(done)
         if not len(gone):
             return self._none()
         ended = self.rows(gone)
         self.ended += len(gone)
-        self.context = self.context.without(t["id"][gone])
-        keep = np.flatnonzero(~done)
-        self.t = {c: v[keep] for c, v in t.items()}
-        self.o = {c: v[keep] for c, v in self.o.items()}
+        self.evicted += evicted
+        self.t.keep(np.flatnonzero(~done))
+        # the index stays sorted without its dropped entries; the kept slots move down
+        alive = ~done[self._index_slots]
+        slot_now = np.cumsum(~done) - 1
+        self._index_keys = self._index_keys[alive]
+        self._index_slots = slot_now[self._index_slots[alive]]
         return ended
 
     def rows(self, slots: I64) -> pd.DataFrame:
         """The given slots as `flows()` rows."""
-        return flow_rows(self.t, self.o, self.context, slots)
+        return flow_rows(self.t, slots)

@@ -15,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .columns import Columns, columns
+
 I64 = npt.NDArray[np.int64]
 SYN, ACK = 0x002, 0x010
 
@@ -28,12 +30,11 @@ def _endpoint_codes(df: pd.DataFrame) -> tuple[I64, I64]:
     return codes[: len(df)], codes[len(df) :]
 
 
-def flow_ports(df: pd.DataFrame) -> tuple[I64, I64]:
+def flow_ports(data: pd.DataFrame | Columns) -> tuple[I64, I64]:
     """The two port numbers of each row's flow key (-1: none): the transport ports, or an ICMP
     query's identifier on both sides."""
-    ident = df["icmp_id"].to_numpy(dtype=np.int64, na_value=-1)
-    sport = df["sport"].to_numpy(dtype=np.int64, na_value=-1)
-    dport = df["dport"].to_numpy(dtype=np.int64, na_value=-1)
+    cols = columns(data)
+    ident, sport, dport = cols.ints("icmp_id"), cols.ints("sport"), cols.ints("dport")
     query = ident >= 0
     return np.where(query, ident, sport), np.where(query, ident, dport)
 

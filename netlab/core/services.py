@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .app.payload import HTTP_METHODS
+from .columns import Columns, columns, starts_with
 
 # the service a well-known server port suggests (IANA names, as Zeek logs them where it can)
 PORTS: dict[int, str] = {
@@ -75,34 +76,27 @@ CONTENT_SIGNS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+def shows_content(data: pd.DataFrame | Columns, service: str) -> npt.NDArray[np.bool_]:
+    """Which rows show `service` (a key of CONTENT_SIGNS) by their content."""
+    cols = columns(data)
+    column, starts = CONTENT_SIGNS[service]
+    shows: npt.NDArray[np.bool_] = cols.text(column)[0] >= 0
+    return shows | starts_with(cols, "summary", starts)
+
+
 def content_services(
-    sub: pd.DataFrame, f: npt.NDArray[np.int64], count: int
+    data: pd.DataFrame | Columns, f: npt.NDArray[np.int64], count: int
 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.bool_]]:
     """Per flow, the service its packets show (a TLS ClientHello, an HTTP request, a DNS
     message; None), and whether they showed one."""
+    cols = columns(data)
     out = np.full(count, None, dtype=object)
     found = np.zeros(count, dtype=bool)
-    for name, (column, starts) in CONTENT_SIGNS.items():  # later ones win: a TLS flow may
-        shows = sub[column].notna().to_numpy() | starts_with(sub["summary"], starts)
-        rows = np.flatnonzero(shows)  # (have DNS-like bytes)
+    for name in CONTENT_SIGNS:  # later ones win: a TLS flow may have DNS-like bytes
+        rows = np.flatnonzero(shows_content(cols, name))
         out[f[rows]] = name
         found[f[rows]] = True
     return out, found
-
-
-def starts_with(column: pd.Series, starts: tuple[str, ...]) -> npt.NDArray[np.bool_]:
-    """Which rows' text starts with one of `starts` (missing: False); a categorical column
-    is tested once per category, not per row."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = np.asarray(column.cat.codes, dtype=np.int64)
-        if not len(column.cat.categories):
-            return np.zeros(len(codes), dtype=bool)
-        used, inverse = np.unique(codes, return_inverse=True)  # a slice keeps every category
-        cats = column.cat.categories[np.maximum(used, 0)].astype(str)
-        hit = np.asarray(cats.str.startswith(starts), dtype=bool) & (used >= 0)
-        return hit[inverse.reshape(-1)]
-    text = column.astype(object).fillna("").astype(str)
-    return np.asarray(text.str.startswith(starts), dtype=bool)
 
 
 def port_services(
@@ -114,7 +108,7 @@ def port_services(
 
 
 def services(
-    sub: pd.DataFrame,
+    sub: pd.DataFrame | Columns,
     f: npt.NDArray[np.int64],
     count: int,
     sport: npt.NDArray[np.int64],

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .flow_table import flows
 from .linklayer import LINKTYPE_NAMES
-from .services import CONTENT_SIGNS, starts_with
+from .services import CONTENT_SIGNS, shows_content
 
 
 def top_talkers(df: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -101,9 +101,8 @@ def _protocol_levels(df: pd.DataFrame) -> list[pd.Series]:
     network = network.where(network.notna() | version.notna(), proto)
     transport = proto.where(version.notna())
     app = pd.Series(None, index=index, dtype="object")
-    for name, (column, starts) in CONTENT_SIGNS.items():
-        shows = df[column].notna().to_numpy() | starts_with(df["summary"], starts)
-        app = app.where(~shows, name.upper())
+    for name in CONTENT_SIGNS:
+        app = app.where(~shows_content(df, name), name.upper())
     app = app.where(transport.notna())
     return [link.astype(object), network, transport, app]
 

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from .columns import Columns
 from .tcp_carry import carry_out
 from .tcp_context import Context
 from .tcp_flags import (
@@ -52,7 +53,7 @@ def tcp_analysis(df: pd.DataFrame, flows: I64, forward: Bools) -> npt.NDArray[np
 
 
 def analyse_batch(
-    df: pd.DataFrame, flows: I64, forward: Bools, context: Context | None
+    df: pd.DataFrame | Columns, flows: I64, forward: Bools, context: Context | None
 ) -> tuple[npt.NDArray[np.uint16], Context]:
     """As `tcp_analysis`, for one batch of a longer capture: `context` is what the earlier
     batches left (flows numbered as here); returns the flags and the context after it."""

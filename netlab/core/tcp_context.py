@@ -98,15 +98,6 @@ class Context:
         """This context with `newer`'s entries replacing those of the same keys."""
         return Context(_merge(self.sides, newer.sides), _merge(self.flows, newer.flows))
 
-    def without(self, flows: I64) -> Context:
-        """This context less the given flows (ended or evicted)."""
-        keep_sides = ~np.isin(self.sides.key // 2, flows)
-        keep_flows = ~np.isin(self.flows.key, flows)
-        return Context(
-            self.sides.take(np.flatnonzero(keep_sides)),
-            self.flows.take(np.flatnonzero(keep_flows)),
-        )
-
 
 def _merge(old: _State, new: _State) -> _State:
     keep = np.flatnonzero(~np.isin(old.key, new.key))

@@ -16,10 +16,9 @@ another is open on the same side) is a chain, walked one hole per side per round
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .tcp_flags import ACK_LOST_SEGMENT
-from .tcp_sides import ACK, I64, UNSET, Bools, Sides, signed
+from .tcp_sides import ACK, I64, UNSET, Bools, Sides, group_cummax, signed
 
 
 class HoleState:
@@ -114,7 +113,7 @@ def _first_above(group: I64, value: I64, g: I64, v: I64, after: I64, n: int) -> 
     idx = np.flatnonzero(group >= 0)
     order = idx[np.argsort(group[idx], kind="stable")]
     og = group[order]
-    best = pd.Series(value[order]).groupby(og).cummax().to_numpy()
+    best = group_cummax(value[order], og)
     from_after = np.searchsorted(_keys(og, order), _keys(g, after + 1)).astype(np.int64)
     hit = np.searchsorted(_keys(og, best), _keys(g, v + 1)).astype(np.int64)
     out = np.full(len(g), n, dtype=np.int64)

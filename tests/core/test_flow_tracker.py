@@ -11,15 +11,18 @@ import pandas as pd
 import pytest
 
 import netlab
+from netlab.core.batch import Batch
 from netlab.core.flow_tracker import FlowTracker
 
 TROUBLE = Path(__file__).resolve().parent.parent / "data" / "tcp_trouble"
 
 
-def _feed(tracker: FlowTracker, df: pd.DataFrame, size: int):
+def _feed(tracker: FlowTracker, df: pd.DataFrame, size: int, as_batches: bool = False):
     flows, flags, ended = [], [], []
     for a in range(0, len(df), size):
-        f, fl, done = tracker.update(df.iloc[a : a + size])
+        part = df.iloc[a : a + size]
+        # a live capture hands the tracker its decoder's Batch, with its own text codes
+        f, fl, done = tracker.update(Batch.from_frame(part) if as_batches else part)
         flows.append(f)
         flags.append(fl)
         ended.append(done)
@@ -31,13 +34,15 @@ def _comparable(table: pd.DataFrame) -> pd.DataFrame:
     return table.astype(object).where(table.notna(), None)
 
 
-@pytest.mark.parametrize(("size", "limit"), [(1, 250), (7, 2000), (500, None)])
-def test_batch_by_batch_it_is_flows_of_the_whole_capture(size, limit):
+@pytest.mark.parametrize(
+    ("size", "limit", "as_batches"), [(1, 250, False), (7, 2000, True), (500, None, False)]
+)
+def test_batch_by_batch_it_is_flows_of_the_whole_capture(size, limit, as_batches):
     # (a batch costs some milliseconds whatever its size: the tiny ones on a prefix only)
     for path in [*sorted(TROUBLE.glob("*.pcap")), netlab.demo_pcap("flows")]:
         df = netlab.read_pcap(path, limit=limit)
         tracker = FlowTracker(10**6, idle_timeout=None, active_timeout=None)
-        flows, flags, ended = _feed(tracker, df, size)
+        flows, flags, ended = _feed(tracker, df, size, as_batches)
         assert (flows == df["flow"].fillna(-1).to_numpy()).all(), path.name
         assert (flags == df["tcp_analysis"].to_numpy()).all(), path.name
         got = _comparable(pd.concat([*ended, tracker.snapshot()]))
@@ -54,6 +59,21 @@ def test_idle_flows_end_and_come_back_as_new_flows():
     assert len(np.unique(flows)) == len(done) + len(tracker)  # each quiet spell: a new flow
     assert done["history"].iloc[0].startswith("ShAD")  # the first one saw the handshake
     assert tracker.ended == len(done) and tracker.evicted == 0
+
+
+def test_flows_no_packet_touches_end_within_a_second_of_packet_time():
+    df = netlab.read_pcap(netlab.demo_pcap("flows"))  # 2 s of 521 flows
+    tracker = FlowTracker(10**6, idle_timeout=0.3, active_timeout=None)
+    _, _, ended = _feed(tracker, df, 50)
+    # when the last batch began, every flow idle for longer than its timeout plus one scan
+    # period (1 s) had ended
+    last_batch = df["ts"].iloc[(len(df) - 1) // 50 * 50]
+    idle = (last_batch - tracker.snapshot()["last"]).dt.total_seconds()
+    assert len(idle) and (idle <= 0.3 + 1.0).all()
+    done = pd.concat(ended)
+    assert len(done) and tracker.ended == len(done)
+    # and none ended before it had been idle for its timeout
+    assert (done["last"] <= df["ts"].iloc[-1] - pd.Timedelta(seconds=0.3)).all()
 
 
 def test_a_syn_flood_against_a_bounded_table():
@@ -89,7 +109,4 @@ def test_a_syn_flood_against_a_bounded_table():
     assert len(np.unique(flows)) == n and not flags.any()
     done = pd.concat(ended)
     assert (done["state"] == "S0").all() and (done["history"] == "S").all()
-    per_flow = sum(v.nbytes for v in tracker.t.values()) + sum(
-        8 * len(v) for v in tracker.o.values()
-    )
-    assert per_flow / len(tracker) < 400  # numbers and pointers (the strings are shared)
+    assert tracker.nbytes / len(tracker) < 400  # numbers and pointers (the strings are shared)
