@@ -50,6 +50,7 @@ class Pipeline:
         self.raw_sinks: list[Callable[[Chunk], object]] = []
         self._offer = offer
         self._report = report
+        self._batch_started = 0.0  # when the decoder last took a batch (monotonic)
         self._annotate = annotate  # the flow table: sets each batch's flow and tcp_analysis
         self._backlog: queue.Queue[Chunk | None] = queue.Queue(backlog)
         self._stop = threading.Event()
@@ -160,6 +161,7 @@ class Pipeline:
     # the decoder ---------------------------------------------------------------------------
     def _decode_loop(self) -> None:
         while True:
+            self._gather()
             try:
                 chunk = self._backlog.get(timeout=0.1)
             except queue.Empty:
@@ -192,6 +194,19 @@ class Pipeline:
             if ended:
                 self.finished.set()
                 return
+
+    def _gather(self) -> None:
+        """When the decoder keeps up (nothing waiting), let a batch interval pass since the
+        last batch began before the next: a source that hands out small chunks often (a paced
+        replay: every 5 ms) is then decoded, analysed and passed on in a few larger batches,
+        as a live capture's are. Each batch has a fixed cost (flow table, detectors,
+        subscribers) that small ones paid dozens of times a second. A decoder that is behind
+        never waits."""
+        now = time.monotonic()
+        if self._backlog.empty():
+            self._stop.wait(max(0.0, self._batch_started + self.interval - now))
+            now = time.monotonic()
+        self._batch_started = now
 
     def _coalesce(self, first: Chunk) -> tuple[Chunk, bool]:
         """Merge the chunks already waiting behind `first`: one batch, one fixed cost."""

@@ -7,6 +7,7 @@ tick (`frame.snapshot(since=...)`), keeps per-second rates, and hands one Update
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,9 +69,15 @@ class Refresher:
         self._thread = None
 
     def _run(self) -> None:
-        while not self._done.wait(1.0 / self.hz):
+        # ticks keep to a schedule: waiting a whole period after a tick that took 100 ms
+        # gave 1.7 ticks a second for 2 Hz. A tick that overran is followed by a short rest,
+        # not by a burst of catching up: the kernel's other threads need the GIL too.
+        period = 1.0 / self.hz
+        due = time.monotonic() + period
+        while not self._done.wait(max(0.0, due - time.monotonic())):
             if not self.paused:
                 self.tick()
+            due = max(due + period, time.monotonic() + period / 4)
 
     def tick(self) -> Update:
         """Build one update and give it to every target (also callable directly, e.g. in tests)."""
