@@ -40,17 +40,28 @@ def last_index(group: I64, member: Bools) -> I64:
 
 
 def group_cummax(values: I64, group: I64) -> I64:
-    """The running maximum of `values` within each group (rows sorted by group). Values are
-    replaced by their ranks, and each group's ranks lifted above the previous group's, so one
-    running maximum serves every group (pandas' groupby costs ~100x more on small batches)."""
+    """The running maximum of `values` within each group (rows sorted by group): each
+    group's values are lifted above the previous group's, so one running maximum serves every
+    group (pandas' groupby costs ~10x more on a live batch of a few hundred rows).
+
+    The lift is the values' span when it fits in 64 bits (UNSET, the int64 minimum, is set
+    aside as "below everything"); else the values' ranks are lifted instead, at a sort's cost."""
     n = len(values)
     if not n:
         return values.copy()
+    step = np.cumsum(np.r_[False, group[1:] != group[:-1]])
+    unset = values == UNSET
+    rest = values[~unset]
+    lo = int(rest.min()) - 1 if len(rest) else 0  # UNSET stands here, below every value
+    span = (int(rest.max()) if len(rest) else 0) - lo + 1
+    if span * (int(step[-1]) + 1) < 1 << 62:
+        lift = step * span
+        top = np.maximum.accumulate(np.where(unset, 0, values - lo) + lift) - lift
+        return np.where(top == 0, UNSET, top + lo)
     by_value = np.argsort(values, kind="stable")
     rank = np.empty(n, dtype=np.int64)
     rank[by_value] = np.arange(n)
-    lift = np.cumsum(np.r_[False, group[1:] != group[:-1]]) * n
-    top = np.maximum.accumulate(rank + lift) - lift
+    top = np.maximum.accumulate(rank + step * n) - step * n
     out: I64 = values[by_value[top]]
     return out
 
