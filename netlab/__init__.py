@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from ._version import __version__
 from .ai import Explanation, explain, explain_alert
+from .archive import Archive, ArchiveWriter, open_archive
 from .capture import Capture, CaptureStats, Recording
+from .capture.archive_file import read_pcap
 from .capture.subscription import Subscription
 from .config import Settings
 from .core.alerts import Alert, detect, make_alert
@@ -28,6 +30,7 @@ from .data import demo_pcap
 from .display_filter import DisplayFilter, compile_filter, filter
 from .dissect import dissect
 from .errors import (
+    ArchiveError,
     CaptureError,
     CaptureFileError,
     CaptureFilterError,
@@ -50,11 +53,14 @@ from .sources.base import Chunk, Source, SourceBase
 from .sources.interfaces import capture_permission, interfaces, validate_bpf
 from .sources.libpcap import Interface
 from .sources.live import LiveSource
-from .sources.pcapreader import iter_pcap, read_pcap
+from .sources.pcapreader import iter_pcap
 from .sources.replay import FileSource
 
 __all__ = [
     "Alert",
+    "Archive",
+    "ArchiveError",
+    "ArchiveWriter",
     "COLUMNS",
     "Capture",
     "CaptureError",
@@ -110,6 +116,7 @@ __all__ = [
     "interfaces",
     "iter_pcap",
     "make_alert",
+    "open_archive",
     "protocol_hierarchy",
     "protocol_mix",
     "read_pcap",

@@ -38,7 +38,35 @@ class Settings(BaseSettings):
         gt=0,
         le=10_000_000,
         description="Flows kept in a capture's live flow table; when full the longest idle "
-        "one is dropped first (counted as evicted)",
+        "ones are dropped first (counted as evicted)",
+    )
+    sensor: str = Field(
+        "",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="This capture's name in an archive and to remote readers; empty: the host name",
+    )
+    archive_flush: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds between an archive's writes (what a crash can lose at most)",
+    )
+    archive_max_age: float = Field(
+        0.0,
+        ge=0,
+        le=100 * 365 * 24,
+        allow_inf_nan=False,
+        description="Hours an archive keeps (oldest hours removed first; by packet time of "
+        "the hour, against the wall clock); 0: no limit",
+    )
+    archive_max_gb: float = Field(
+        0.0,
+        ge=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="GB an archive may take (oldest hours removed first); 0: no limit",
     )
     max_age: float = Field(
         0.0,

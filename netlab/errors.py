@@ -89,3 +89,7 @@ class ServerError(NetlabError):
 
 class DashboardError(NetlabError):
     """The Voila dashboard process could not start or did not answer."""
+
+
+class ArchiveError(NetlabError):
+    """An archive could not be opened or queried (the message says why)."""

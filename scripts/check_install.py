@@ -118,13 +118,17 @@ def main() -> int:
             "from netlab.widgets import DataGrid, FlowTable;"
             "g = DataGrid(df.head(50), key='number'); assert g.total == 50, g.total;"
             "assert 'export default' in g._esm and 'netlab-grid' in g._css;"
-            "print(FlowTable(df).grid.total, 'flows in the grid')"
+            "print(FlowTable(df).grid.total, 'flows in the grid');"
+            # archives: written and read through DuckDB, a runtime dependency
+            "import tempfile; a = netlab.read_pcap(netlab.demo_pcap(), archive=tempfile.mkdtemp());"
+            "n = int(a.sql('select count(*) n from packets')['n'][0]); assert n == len(df), n;"
+            "print(n, 'packets archived and counted by DuckDB')"
         )
         out = _run([py, "-c", smoke], cwd=work)
         print(out.stdout.strip())
         if out.returncode:
             failures.append(f"import netlab failed: {out.stderr[-2000:]}")
-        for tool in ("pytest", "playwright", "mypy", "schemathesis"):
+        for tool in ("pytest", "playwright", "mypy", "schemathesis", "dask", "distributed"):
             if _run([py, "-m", "pip", "show", "-q", tool]).returncode == 0:
                 failures.append(f"{tool} is installed without the [test] extra")
         out = _run(

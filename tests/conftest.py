@@ -16,8 +16,9 @@ CORPUS = DATA / "corpus"
 
 
 # Worker pools that libraries start once per process and keep (asyncio's default executor,
-# concurrent.futures, anyio's pool under FastAPI): owned by them, not by any test.
-LIBRARY_POOLS = ("asyncio_", "ThreadPoolExecutor", "AnyIO worker thread")
+# concurrent.futures, anyio's pool under FastAPI, distributed's offload pool): owned by them,
+# not by any test.
+LIBRARY_POOLS = ("asyncio_", "ThreadPoolExecutor", "AnyIO worker thread", "Dask-Offload")
 
 
 @pytest.fixture(autouse=True)

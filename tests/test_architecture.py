@@ -27,6 +27,7 @@ ROOMS: list[tuple[str, ...]] = [
     ("netlab.packets",),
     ("netlab.sources",),
     ("netlab.export", "netlab.follow", "netlab.dissect"),
+    ("netlab.archive",),
     ("netlab.capture",),
     ("netlab.ai",),
     ("netlab.server",),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from ..archive import ArchiveWriter
 from ..config import Settings
 from ..core.alerts import Alert, Detector
 from ..core.batch import Batch
@@ -51,6 +52,7 @@ class Capture:
         speed: float | None = 1.0,
         loop: bool = False,
         settings: Settings | None = None,
+        archive: str | os.PathLike[str] | None = None,
     ) -> None:
         self.settings = settings or Settings.load()
         bpf = self.settings.bpf if bpf is None else bpf
@@ -83,8 +85,21 @@ class Capture:
         self._started: datetime | None = None
         self._recordings: list[Recording] = []
         self._alerts = CaptureAlerts(self.settings, self._counters.error)
+        self._archive_feed: Subscription | None = None
         self.detectors: list[Detector] = self._alerts.detectors
         self.alerts: deque[Alert] = self._alerts.alerts
+        # what it reads also goes to an archive (a Parquet dataset), written by its own thread
+        self.archive: ArchiveWriter | None = None
+        if archive is not None:
+            s = self.settings
+            self.archive = ArchiveWriter(
+                archive,
+                sensor=s.sensor,
+                flush=s.archive_flush,
+                max_age_hours=s.archive_max_age,
+                max_gb=s.archive_max_gb,
+                report=self._counters.error,
+            )
 
     # lifecycle -----------------------------------------------------------------------------
     def start(self) -> Capture:
@@ -113,6 +128,8 @@ class Capture:
             every=0.2,
             lossless=source.can_wait,  # a file: see every row
         )
+        if self.archive is not None:
+            self._start_archive(source.can_wait)
         if not self._pipeline.start(timeout=10):
             self.close()
             raise CaptureError("the capture did not start within 10 s")
@@ -126,6 +143,30 @@ class Capture:
         self._pipeline.source.close()
         for recording in list(self._recordings):  # after the decoder wrote what it had
             recording.close()
+        feed, self._archive_feed = self._archive_feed, None
+        if self.archive is not None and feed is not None:
+            # what the decoder handed over reaches the writer, which then writes it all; the
+            # flows still open end with the capture (as Zeek writes them at shutdown)
+            feed.flush(30)
+            feed.close()
+            self.archive.add_flows(self.flows.snapshot())
+        if self.archive is not None:
+            self.archive.close()
+
+    def _start_archive(self, lossless: bool) -> None:
+        archive = self.archive
+        assert archive is not None
+        try:
+            archive.start()
+        except OSError as exc:
+            raise CaptureError(f"archive {archive.root}: {exc}") from None
+        self._archive_feed = self._add_subscription(
+            Subscription(
+                self, None, 256, 0.0, batch_callback=archive.add_packets, lossless=lossless
+            )
+        )
+        self.subscribe_flows(archive.add_flows)
+        self.on_alert(archive.add_alert)
 
     def close(self) -> None:
         """Stop, and close every subscription. Idempotent."""

@@ -103,6 +103,19 @@ class Batch:
         return cls.from_parts(len(df), parts, int(first))
 
 
+def batch_to_arrow(batch: Batch) -> pa.Table:
+    """The stored columns of a batch as an Arrow table (Info is not stored: it is derived)."""
+    return pa.table({c.name: c.codec.to_arrow(batch.part(c.name)) for c in STORED_COLUMNS})
+
+
+def batch_from_arrow(table: pa.Table) -> Batch:
+    """A batch of an Arrow table with the stored columns (as `batch_to_arrow` writes them)."""
+    parts = {
+        c.name: c.codec.from_arrow(table.column(c.name), c.numpy_dtype) for c in STORED_COLUMNS
+    }
+    return Batch.from_parts(table.num_rows, parts)
+
+
 def empty_batch() -> Batch:
     """A batch with no rows."""
     return Batch.from_parts(0, {c.name: c.codec.empty(c.numpy_dtype) for c in STORED_COLUMNS})

@@ -51,6 +51,7 @@ def make_capture(
     loop: bool,
     settings: Settings,
     retime: bool = True,
+    archive: str | None = None,
 ) -> Capture:
     """The server's capture: a file replays in real time, looped, stamped with the time it is
     replayed at (so dashboards show now), by default."""
@@ -58,7 +59,7 @@ def make_capture(
     chosen = str(DEMO_PCAP) if chosen == "demo" else chosen
     bpf = settings.bpf if bpf is None else bpf
     made = make_source(chosen, bpf, settings, speed, loop, retime=retime and speed is not None)
-    return Capture(made, settings=settings)
+    return Capture(made, settings=settings, archive=archive)
 
 
 def serve(
@@ -71,8 +72,10 @@ def serve(
     loop: bool = True,
     retime: bool = True,
     settings: Settings | None = None,
+    archive: str | None = None,
 ) -> None:
-    """Run the server until interrupted (Ctrl-C stops it and its capture cleanly)."""
+    """Run the server until interrupted (Ctrl-C stops it and its capture cleanly); with
+    `archive`, its capture is also written to that archive directory."""
     import uvicorn
 
     settings = settings or Settings.load()
@@ -80,7 +83,7 @@ def serve(
     port = port or settings.server_port
     check_bind(host, settings)
     check_port_free(host, port)
-    capture = make_capture(source, bpf, speed, loop, settings, retime)
+    capture = make_capture(source, bpf, speed, loop, settings, retime, archive)
     # Open the source here, not in the app's start-up: a mistake (no rights, no such
     # interface or file, a bad filter) is then one line from the CLI, not a uvicorn traceback.
     capture.start()

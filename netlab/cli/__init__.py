@@ -8,15 +8,16 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from .data import DEMO_PCAP
-from .errors import NetlabError
+from ..data import DEMO_PCAP
+from ..errors import NetlabError
+from .archive import cmd_archive
+from .capture import cmd_capture
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .core.summary import describe_capture
-    from .sources.pcapreader import read_pcap
+    from ..core.summary import describe_capture
+    from ..sources.pcapreader import read_pcap
 
     path = Path(args.file) if args.file else DEMO_PCAP
     df = read_pcap(path)
@@ -26,7 +27,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import report, run_checks
+    from ..doctor import report, run_checks
 
     checks = run_checks()
     print(report(checks))
@@ -34,7 +35,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_interfaces(args: argparse.Namespace) -> int:
-    from .sources.interfaces import interfaces
+    from ..sources.interfaces import interfaces
 
     for i in interfaces():
         flags = ",".join(f for f, on in (("up", i.up), ("loopback", i.loopback)) if on)
@@ -44,8 +45,8 @@ def _cmd_interfaces(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from .ai import explain
-    from .sources.pcapreader import read_pcap
+    from ..ai import explain
+    from ..sources.pcapreader import read_pcap
 
     if args.number < 1:
         print("netlab: frame numbers start at 1 (as in Wireshark and tshark)", file=sys.stderr)
@@ -70,7 +71,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .config import Settings, env_name, safe_url
+    from ..config import Settings, env_name, safe_url
 
     settings = Settings.load()
     for name, value in settings.model_dump().items():
@@ -84,7 +85,7 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .server import serve
+    from ..server import serve
 
     serve(
         args.source,
@@ -94,13 +95,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         speed=None if args.speed == 0 else args.speed,
         loop=not args.no_loop,
         retime=not args.original_times,
+        archive=args.archive,
     )
     return 0
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
-    from .config import Settings
-    from .dashboard.voila import start, stop, wait_ready
+    from ..config import Settings
+    from ..dashboard.voila import start, stop, wait_ready
 
     settings = Settings.load()
     token = settings.dashboard_token.get_secret_value()
@@ -130,145 +132,6 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         return 0
     finally:
         stop(process)
-
-
-def _cmd_capture(args: argparse.Namespace) -> int:
-    import time
-
-    from tqdm import tqdm
-
-    from .capture import Capture
-    from .config import Settings
-    from .export import PcapWriter, RowWriter
-
-    if bool(args.interface) == bool(args.read):
-        print("netlab: give either -i INTERFACE or -r FILE", file=sys.stderr)
-        return 2
-    shown = None
-    if args.display_filter is not None:
-        from .display_filter import compile_filter
-        from .errors import DisplayFilterError
-
-        try:
-            shown = compile_filter(args.display_filter)
-        except DisplayFilterError as e:
-            print(f"netlab: invalid display filter: {e}", file=sys.stderr)
-            return 2
-        if args.write and Path(args.write).suffix.lower() in (".pcap", ".pcapng"):
-            print(
-                "netlab: -Y with a .pcap/.pcapng output is not supported yet: write .parquet "
-                "or .csv, or filter the written capture with netlab.filter",
-                file=sys.stderr,
-            )
-            return 2
-    settings = Settings.load(detectors="")
-    source = args.interface or args.read
-    cap = Capture(source, bpf=args.filter or "", speed=None, settings=settings)
-    left = {"frames": args.count, "rows": args.count}
-    raw: PcapWriter | None = None
-    rows: RowWriter | None = None
-    if args.write:
-        suffix = Path(args.write).suffix.lower()
-        if suffix in (".pcap", ".pcapng"):
-            raw = PcapWriter(args.write)
-
-            def record(chunk: Any) -> None:
-                assert raw is not None
-                if left["frames"] is None:
-                    raw.write(chunk)
-                elif left["frames"] > 0:
-                    raw.write(chunk, limit=left["frames"])
-                    left["frames"] = max(0, left["frames"] - len(chunk))
-
-            cap.on_frames(record)
-        else:
-            rows = RowWriter(args.write)  # refuses other extensions with a clear error
-    done = {"rows": 0}
-
-    def on_rows(batch: Any) -> None:
-        if left["rows"] is not None:
-            batch = batch.iloc[: left["rows"]]
-            left["rows"] -= len(batch)
-        if shown is not None:  # -c counts packets read, as tshark's; -Y picks what is shown
-            batch = batch[shown.mask(batch)]
-        if rows is not None:
-            rows.write(batch)
-        elif raw is None:
-            lines = [_line(r) for r in batch.itertuples()]
-            if lines:
-                tqdm.write("\n".join(lines))
-        done["rows"] += len(batch)
-
-    # lossless: reading a file waits for the printer/writer; live, the kernel counts drops
-    sub = cap.subscribe(on_rows, maxsize=64, lossless=True)
-    bar: Any = None
-    started = time.monotonic()
-    try:
-        cap.start()  # a mistake (no rights, no such interface or file, bad filter) ends here
-        # one rate (netlab's own, over the last 2 s) and the drops; the bar goes when done and
-        # the summary line stays, as tshark's packet count does
-        bar = tqdm(
-            total=args.count,
-            unit=" packets",
-            disable=args.quiet,
-            dynamic_ncols=True,
-            leave=False,
-            bar_format="{n_fmt}{unit} [{elapsed}{postfix}]"
-            if not args.count
-            else "{n_fmt}/{total_fmt}{unit} |{bar}| [{elapsed}{postfix}]",
-        )
-        while True:
-            time.sleep(0.2)
-            s = cap.stats
-            bar.n = min(s.decoded, args.count or s.decoded)
-            bar.set_postfix_str(
-                f"{s.packets_per_second:,.0f} packets/s, "
-                f"{s.dropped_kernel + s.dropped_netlab:,} dropped",
-                refresh=False,
-            )
-            bar.refresh()
-            if args.count and s.decoded >= args.count:
-                break
-            if args.duration and time.monotonic() - started >= args.duration:
-                break
-            if args.read and cap.wait(0):
-                break
-    except KeyboardInterrupt:
-        pass  # Ctrl-C: stop cleanly, keep what was written
-    finally:
-        cap.stop()  # the decoder finishes what it read
-        sub.flush(timeout=60)
-        sub.close()  # ... and every decoded row reaches the printer or the file
-        cap.close()
-        if bar is not None:
-            bar.close()
-        if raw is not None:
-            raw.close()
-        if rows is not None:
-            rows.close()
-    s = cap.stats
-    where = f" to {args.write}" if args.write else ""
-    kept = raw.frames if raw is not None else done["rows"]
-    print(
-        f"{kept:,} packets{where}; {s.dropped_kernel:,} dropped by the kernel, "
-        f"{s.dropped_netlab:,} by netlab",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def _line(r: Any) -> str:
-    """One row as `netlab capture` prints it (addresses only where the frame has IP)."""
-    src, dst = _text(r.src), _text(r.dst)
-    who = f"{src} → {dst} " if src or dst else ""
-    return f"{r.number:>8} {r.ts:%H:%M:%S.%f} {who}{_text(r.proto)} {r.info}"
-
-
-def _text(value: object) -> str:
-    """A cell as text: missing (None, NaN, <NA>) as nothing."""
-    import pandas as pd
-
-    return "" if value is None or bool(pd.isna(value)) else str(value)  # type: ignore[call-overload]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--original-times",
         action="store_true",
         help="keep a replayed file's own timestamps (default: the replay time)",
+    )
+    serve.add_argument(
+        "--archive", metavar="DIR", help="also write the capture to this archive (Parquet)"
     )
     serve.set_defaults(run=_cmd_serve)
     dash = sub.add_parser("dashboard", help="start the Voilà dashboard and print its URL")
@@ -349,8 +215,23 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument(
         "-w", "--write", metavar="OUT", help="write to OUT: .pcap, .pcapng, .parquet or .csv"
     )
+    cap.add_argument(
+        "--archive",
+        metavar="DIR",
+        help="write packets, flows and alerts to this archive (Parquet, by sensor and hour)",
+    )
     cap.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    cap.set_defaults(run=_cmd_capture)
+    cap.set_defaults(run=cmd_capture)
+    arch = sub.add_parser("archive", help="query an archive with SQL, or describe it")
+    arch.add_argument("dir", help="the archive directory (netlab capture --archive DIR)")
+    arch.add_argument(
+        "--sql", metavar="QUERY", help="a DuckDB query over the views packets, flows, alerts"
+    )
+    arch.add_argument("--info", action="store_true", help="sensors, time span, rows and size")
+    arch.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="how --sql prints"
+    )
+    arch.set_defaults(run=cmd_archive)
     config = sub.add_parser("config", help="show the effective settings (secrets hidden)")
     config.set_defaults(run=_cmd_config)
     return parser

@@ -1,0 +1,229 @@
+"""Archive: an archive directory read back, through DuckDB (SQL) or as netlab frames.
+
+The dataset is plain hive-partitioned Parquet, so DuckDB, Dask, Spark or Polars read it as
+it is; this module adds what netlab users expect on top: views named `packets`, `flows` and
+`alerts`, frames typed as `read_pcap` and `flows()` give them, display filters, and broken
+files skipped with a warning instead of failing every query.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from ..core.batch import batch_from_arrow, batch_to_arrow, empty_batch
+from ..core.flow_table import typed
+from ..display_filter import DisplayFilter, compile_filter
+from ..errors import ArchiveError, NetlabWarning
+from .layout import TABLES, part_files
+
+Time = str | pd.Timestamp | None
+
+
+class Archive:
+    """An archive directory (see netlab/archive/layout.py), read while it may be written."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise ArchiveError(f"{self.root}: no such archive directory")
+        self._checked: dict[Path, tuple[int, int, bool]] = {}  # path -> (size, mtime, ok)
+        self.skipped: list[str] = []  # files left out, each with the reason
+
+    def __repr__(self) -> str:
+        return f"<Archive {self.root}>"
+
+    # files ---------------------------------------------------------------------------------
+    def files(self, table: str) -> list[Path]:
+        """The readable Parquet files of a table; a broken one (cut short, not Parquet) is
+        left out with a NetlabWarning, once."""
+        if table not in TABLES:
+            raise ArchiveError(f"no table {table!r}: an archive has {', '.join(TABLES)}")
+        good = []
+        for path in part_files(self.root, table):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed meanwhile (retention)
+            seen = self._checked.get(path)
+            if seen is None or seen[:2] != (stat.st_size, stat.st_mtime_ns):
+                ok = self._readable(path)
+                self._checked[path] = (stat.st_size, stat.st_mtime_ns, ok)
+            elif not seen[2]:
+                continue
+            if self._checked[path][2]:
+                good.append(path)
+        return good
+
+    def _readable(self, path: Path) -> bool:
+        try:
+            pq.read_metadata(path)
+            return True
+        except (OSError, pa.ArrowException) as exc:
+            reason = f"{path}: {exc}"
+            self.skipped.append(reason)
+            warnings.warn(f"archive: skipped a broken file, {reason}", NetlabWarning, stacklevel=3)
+            return False
+
+    @property
+    def sensors(self) -> list[str]:
+        """The sensors with something archived."""
+        names = {
+            part.name[len("sensor=") :]
+            for table in TABLES
+            for part in (self.root / table).glob("sensor=*")
+            if part.is_dir()
+        }
+        return sorted(names)
+
+    @property
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """The first and last archived packet times (None without packets)."""
+        got = self.sql("SELECT min(ts) AS first, max(ts) AS last FROM packets")
+        if got.empty or pd.isna(got["first"].iloc[0]):
+            return None
+        return (_utc(got["first"].iloc[0]), _utc(got["last"].iloc[0]))
+
+    # SQL -----------------------------------------------------------------------------------
+    def sql(self, query: str, **params: Any) -> pd.DataFrame:
+        """Run `query` in DuckDB, with views `packets`, `flows` and `alerts` over the
+        archive's files as they are now (partition columns sensor, date and hour included);
+        `$name` parameters come from `params`."""
+        import duckdb
+
+        con = duckdb.connect()
+        try:
+            for table in TABLES:
+                files = self.files(table)
+                if files:  # (a view cannot take parameters: the paths are quoted here)
+                    quoted = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+                    con.execute(
+                        f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{quoted}], "
+                        "hive_partitioning = true, union_by_name = true)"
+                    )
+                else:
+                    con.register(f"_{table}_empty", _empty(table))
+                    con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
+            try:
+                return con.execute(query, params or None).df()
+            except duckdb.Error as exc:
+                raise ArchiveError(f"SQL: {exc}") from None
+        finally:
+            con.close()
+
+    # frames --------------------------------------------------------------------------------
+    def packets(
+        self,
+        start: Time = None,
+        end: Time = None,
+        *,
+        filter: str | DisplayFilter | None = None,  # noqa: A002 - the word users know
+        sensors: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Archived packet rows from `start` (inclusive) to `end` (exclusive), typed as
+        `read_pcap` gives them, matching a display filter. The time and sensor are pushed
+        down to the files (only the hours in range are read); the filter is applied after."""
+        compiled = compile_filter(filter) if isinstance(filter, str) else filter
+        table = self._read("packets", "ts", start, end, sensors)
+        frame = batch_from_arrow(table).to_frame() if table is not None else _empty_frame()
+        frame = frame.reset_index(drop=True)
+        if table is not None and "sensor" in table.column_names:
+            frame["sensor"] = pd.Categorical(table.column("sensor").to_pylist())
+        return frame if compiled is None else frame[compiled.mask(frame)]
+
+    def flows(
+        self,
+        start: Time = None,
+        end: Time = None,
+        *,
+        filter: str | DisplayFilter | None = None,  # noqa: A002
+        sensors: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Archived ended flows that began from `start` to `end`, typed as `netlab.flows()`
+        rows, matching a display filter (for the fields a flow has)."""
+        compiled = compile_filter(filter) if isinstance(filter, str) else filter
+        table = self._read("flows", "first", start, end, sensors)
+        if table is None:
+            return pd.DataFrame()
+        frame = typed(table.to_pandas(types_mapper=_nullable))
+        for name, column in frame.items():  # counts without gaps: plain int64, as flows()
+            if isinstance(column.dtype, pd.Int64Dtype | pd.Int32Dtype) and not column.isna().any():
+                frame[name] = column.astype("int64")
+        return frame if compiled is None else frame[compiled.mask(frame)]
+
+    def alerts(self, start: Time = None, end: Time = None) -> pd.DataFrame:
+        """Archived alerts from `start` to `end`."""
+        table = self._read("alerts", "time", start, end, None)
+        return pd.DataFrame() if table is None else table.to_pandas()
+
+    def _read(
+        self, table: str, column: str, start: Time, end: Time, sensors: list[str] | None
+    ) -> pa.Table | None:
+        files = self.files(table)
+        if not files:
+            return None
+        dataset = ds.dataset(
+            [str(f) for f in files],
+            format="parquet",
+            partitioning=ds.partitioning(flavor="hive"),
+            partition_base_dir=str(self.root / table),
+        )
+        where = None
+        for bound, test in ((start, "ge"), (end, "lt")):
+            if bound is not None:
+                value = pa.scalar(_utc(bound), pa.timestamp("ns", tz="UTC"))
+                clause = getattr(ds.field(column), f"__{test}__")(value)
+                where = clause if where is None else where & clause
+        if sensors is not None:
+            clause = ds.field("sensor").isin(sensors)
+            where = clause if where is None else where & clause
+        out = dataset.to_table(filter=where)
+        return out.sort_by(column) if out.num_rows else out
+
+
+def open_archive(root: str | os.PathLike[str]) -> Archive:
+    """An archive directory written by `Capture(..., archive=DIR)` (or `netlab capture
+    --archive DIR`), for SQL through DuckDB and for typed frames."""
+    return Archive(root)
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+_NULLABLE = {
+    pa.int8(): pd.Int8Dtype(),
+    pa.int16(): pd.Int16Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.uint8(): pd.UInt8Dtype(),
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.uint64(): pd.UInt64Dtype(),
+}
+
+
+def _nullable(arrow_type: pa.DataType) -> Any:
+    """Integer columns with gaps stay integers (pandas' nullable types), not floats."""
+    return _NULLABLE.get(arrow_type)
+
+
+def _empty_frame() -> pd.DataFrame:
+    return empty_batch().to_frame()
+
+
+def _empty(table: str) -> pa.Table:
+    """A table with no rows and the columns a view of `table` has."""
+    if table == "packets":
+        return batch_to_arrow(empty_batch())
+    return pa.table(
+        {"time" if table == "alerts" else "first": pa.array([], pa.timestamp("ns", tz="UTC"))}
+    )
