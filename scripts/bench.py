@@ -11,6 +11,7 @@
   bench.py lossless  netlab capture -r of 10^6 tiny records to pcap, Parquet and the terminal
   bench.py flows     read_pcap + flows against NFStream and tshark (500k packets)
   bench.py filter    display filters over a 10^6-row frame vs hand-written pandas and tshark -Y
+  bench.py archive   capture with an archive (root); the writer; 10^7 rows: DuckDB, Dask, pandas
 
 Results are printed as a Markdown table (packets/s and ratios), ready to paste on an issue.
 """
@@ -198,12 +199,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _netlab_capture(port: int, count: int, rate: int) -> dict[str, float]:
+def _netlab_capture(
+    port: int, count: int, rate: int, archive: Path | None = None
+) -> dict[str, float]:
     import resource
 
     import netlab
 
-    cap = netlab.Capture("lo", bpf=f"udp and dst port {port}", max_rows=max(count, 1000))
+    cap = netlab.Capture(
+        "lo", bpf=f"udp and dst port {port}", max_rows=max(count, 1000), archive=archive
+    )
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     with cap:
         sent, achieved = _send(port, count, rate)
@@ -224,6 +229,8 @@ def _netlab_capture(port: int, count: int, rate: int) -> dict[str, float]:
         "captured": stats.decoded,
         "reported": stats.dropped_kernel + stats.dropped_netlab,
         "cpu_us": cpu / max(stats.decoded, 1) * 1e6,
+        "archived": cap.archive.written["packets"] if cap.archive is not None else 0,
+        "problems": len(stats.problems),
     }
 
 
@@ -285,6 +292,112 @@ def cmd_capture(args: argparse.Namespace) -> None:
                 f"{r['captured']:,} | {r['reported']:,} | {balanced} | {kept:.2%} | {ratio} | "
                 f"{r['cpu_us']:.2f} |"
             )
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*.parquet"))
+
+
+def cmd_archive(args: argparse.Namespace) -> None:
+    """Archiving: live capture with and without an archive at `rate` (what is kept, CPU,
+    bytes per packet on disk), the writer alone on realistic flows (rows/s, bytes per row),
+    then top talkers over a `packets`-row dataset by DuckDB, Dask and pandas."""
+    import shutil
+
+    import flowgen
+    import pandas as pd
+
+    import netlab
+    from netlab.archive import ArchiveWriter
+    from netlab.core.batch import Batch
+
+    work = Path(tempfile.mkdtemp(prefix="netlab-bench-archive-"))
+    try:
+        ok, why = netlab.capture_permission()
+        if ok:
+            print(
+                f"live capture: {args.live:,} UDP datagrams of 64 bytes to 127.0.0.1 at "
+                f"{args.rate:,}/s, with and without an archive\n"
+            )
+            print("| archive | sent | captured | kept % | archived | CPU µs/pkt | disk B/pkt |")
+            print("|---|---|---|---|---|---|---|")
+            for target in (None, work / "live"):
+                r = _netlab_capture(_free_port(), args.live, args.rate, archive=target)
+                disk = _dir_bytes(target) / max(r["archived"], 1) if target else 0
+                print(
+                    f"| {'on' if target else 'off'} | {r['sent']:,} | {r['captured']:,} | "
+                    f"{r['captured'] / max(r['sent'], 1):.2%} | {r['archived']:,} | "
+                    f"{r['cpu_us']:.2f} | {disk:.1f} |"
+                )
+            print()
+        else:
+            print(f"live capture skipped: {why}\n")
+        # the writer alone, on realistic flows (flowgen), batches as a capture hands them over
+        path = work / "flows.pcap"
+        n = flowgen.write(path, args.flows, seed=1)
+        frame = netlab.read_pcap(path)
+        batches = [Batch.from_frame(frame.iloc[a : a + 2000]) for a in range(0, n, 2000)]
+        writer = ArchiveWriter(work / "one", sensor="bench", flush=3600).start()
+        for batch in batches:
+            writer.add_packets(batch)
+        start = time.perf_counter()
+        writer.close()
+        took = time.perf_counter() - start
+        size = _dir_bytes(work / "one" / "packets")
+        print(
+            f"writer: {n:,} packet rows of realistic flows in {took:.2f} s = "
+            f"{n / took / 1e6:.2f} M rows/s; {size / n:.1f} bytes per packet row on disk\n"
+        )
+        # a bigger dataset: the same files copied under more sensors, to `packets` rows
+        copies = max(1, round(args.packets / n))
+        big = work / "big"
+        for k in range(copies):
+            shutil.copytree(
+                work / "one" / "packets" / "sensor=bench", big / "packets" / f"sensor=s{k:03d}"
+            )
+        rows = n * copies
+        print(
+            f"top talkers by bytes over {rows:,} archived packet rows "
+            f"({_dir_bytes(big) / 1e6:,.0f} MB, {copies} sensors):\n"
+        )
+        print("| engine | seconds | vs pandas |")
+        print("|---|---|---|")
+        archive = netlab.open_archive(big)
+        query = (
+            "SELECT src, sum(length) AS bytes FROM packets WHERE src IS NOT NULL "
+            "GROUP BY src ORDER BY bytes DESC LIMIT 10"
+        )
+        archive.sql("SELECT 1")  # DuckDB loaded once, as in a session
+        start = time.perf_counter()
+        duck = archive.sql(query)
+        t_duck = time.perf_counter() - start
+        start = time.perf_counter()
+        files = sorted((big / "packets").rglob("*.parquet"))
+        parts = [pd.read_parquet(f, columns=["src", "length"]) for f in files]
+        both = pd.concat(parts, ignore_index=True)
+        by_pandas = both.groupby("src", observed=True)["length"].sum().nlargest(10)
+        t_pandas = time.perf_counter() - start
+        t_dask = float("nan")
+        try:
+            import dask.dataframe as dd
+            from distributed import Client, LocalCluster
+
+            with (
+                LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as c,
+                Client(c),
+            ):
+                start = time.perf_counter()
+                ddf = dd.read_parquet(str(big / "packets"), columns=["src", "length"])
+                by_dask = ddf.groupby("src", observed=True)["length"].sum().nlargest(10).compute()
+                t_dask = time.perf_counter() - start
+            assert [int(v) for v in by_dask.values] == [int(v) for v in by_pandas.values]
+        except ImportError:
+            print("(dask not installed: pip install 'netlab[dask]')")
+        assert [int(v) for v in duck["bytes"]] == [int(v) for v in by_pandas.values]
+        for name, t in (("DuckDB", t_duck), ("Dask, 2 workers", t_dask), ("pandas", t_pandas)):
+            print(f"| {name} | {t:.2f} | {t_pandas / t:.1f}x |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def cmd_soak(args: argparse.Namespace) -> None:
@@ -1050,6 +1163,12 @@ def main() -> None:
     capture.add_argument("--rates", default="10000,50000,100000,200000,0")
     capture.add_argument("--packets", type=int, default=200_000)
     capture.set_defaults(run=cmd_capture)
+    arch = sub.add_parser("archive", help="archiving: live capture, writer, DuckDB/Dask/pandas")
+    arch.add_argument("--rate", type=int, default=100_000, help="live packets/s")
+    arch.add_argument("--live", type=int, default=500_000, help="live datagrams sent")
+    arch.add_argument("--flows", type=int, default=500_000, help="flowgen packets written")
+    arch.add_argument("--packets", type=int, default=10_000_000, help="rows queried")
+    arch.set_defaults(run=cmd_archive)
     soak = sub.add_parser("soak", help="memory stays flat over a long capture")
     soak.add_argument("--rate", type=int, default=20_000)
     soak.add_argument("--seconds", type=int, default=600)
