@@ -5,8 +5,9 @@ a flow keeps its number from batch to batch; a SYN with a new ISN on the ports o
 starts a new one, as in `flows.assign_flows`. Each batch's TCP analysis continues from the
 context the earlier batches left (`tcp_context`), so the packets' flags are those of the
 whole capture. Flows end when idle or active too long (Zeek's and NFStream's timeouts, by
-packet time) or, when the table is full, the longest idle one first (counted as evicted);
-ended flows are handed back so that a capture can pass them on.
+packet time: a batch's own flows at once, the others at the next look, once a second) or,
+when the table is full, the longest idle ones first (counted as evicted); ended flows are
+handed back so that a capture can pass them on.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from .tcp_flags import REUSED_PORTS
 from .zeek_state import LETTERS, history
 
 I64 = npt.NDArray[np.int64]
-U64 = npt.NDArray[np.uint64]
 Bools = npt.NDArray[np.bool_]
 SYN, ACK = 0x002, 0x010
 NEVER = np.iinfo(np.int64).max
@@ -90,7 +90,8 @@ class FlowTracker:
 
     @property
     def nbytes(self) -> int:
-        """The table's own bytes (numbers and pointers; the texts are shared)."""
+        """The table's own bytes: numbers and pointers, spare room included (not the texts
+        the pointers lead to: addresses and names are shared, Community IDs are not)."""
         return self.t.nbytes + self._index_keys.nbytes + self._index_slots.nbytes
 
     def update(
