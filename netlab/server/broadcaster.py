@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..archive import default_sensor
 from ..capture import Capture
 from ..capture.subscription import Subscription
 from ..core.alerts import Alert
@@ -32,7 +33,9 @@ MAX_BEHIND = 256  # messages a client may lose in a row before it is disconnecte
 def stats_dict(capture: Capture) -> dict[str, Any]:
     """A capture's counters as JSON-ready values."""
     s = capture.stats
+    archive = capture.archive
     return {
+        "sensor": default_sensor(capture.settings.sensor),
         "source": s.source,
         "filter": s.filter,
         "started": s.started.isoformat() if s.started else None,
@@ -51,6 +54,15 @@ def stats_dict(capture: Capture) -> dict[str, Any]:
         "flows_evicted": capture.flows.evicted,
         "version": capture.frame.version,
         "problems": list(s.problems),
+        "archive": None
+        if archive is None
+        else {
+            "root": str(archive.root),
+            "written": dict(archive.written),
+            "files": archive.files,
+            "pending": archive.pending,
+            "dropped": archive.dropped,
+        },
     }
 
 
