@@ -187,6 +187,52 @@ class CapturePackets(_SharedInAttrs):
         return groups
 
 
+class ArchivedPackets(_SharedInAttrs):
+    """The packets of rows read from an archive: each row's pcapng file and index in it.
+
+    Frame numbers are a capture's own, so rows of several sensors or capture sessions may
+    share one; such a frame's bytes are refused (select one sensor or span first)."""
+
+    def __init__(self, root: Path, numbers: I64, files: list[str], file_of: I64, index: I64):
+        super().__init__(f"archive {root}")
+        order = np.argsort(numbers, kind="stable")
+        self.numbers, self.file_of, self.index = numbers[order], file_of[order], index[order]
+        self.files = [root / f for f in files]
+        self._offsets: dict[int, FilePackets] = {}
+
+    def _file(self, k: int) -> FilePackets:
+        if k not in self._offsets:
+            path = self.files[k]
+            try:
+                with open(path, "rb") as fh:
+                    data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            except OSError as exc:
+                raise NetlabError(f"archived packets: {path}: {exc}") from None
+            offsets = walk_pcapng(data, 0, PcapngState()).records.offset
+            self._offsets[k] = FilePackets(path, offsets, first_number=0)
+        return self._offsets[k]
+
+    def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
+        if not len(self.numbers) or not len(numbers):
+            return []
+        lo = np.searchsorted(self.numbers, numbers, side="left")
+        hi = np.searchsorted(self.numbers, numbers, side="right")
+        if (hi - lo > 1).any():
+            raise NetlabError(
+                "these archived rows come from several sensors or capture sessions that share "
+                "frame numbers: select one sensor (sensors=[...]) or a span of one session"
+            )
+        found = hi - lo == 1
+        at = np.minimum(lo, len(self.numbers) - 1)
+        found &= self.index[at] >= 0
+        groups = []
+        for k in np.unique(self.file_of[at[found]]).tolist():
+            rows = np.flatnonzero(found & (self.file_of[at] == k))
+            for data, got, offsets in self._file(k).locate(self.index[at[rows]]):
+                groups.append((data, rows[got], offsets))
+        return groups
+
+
 def packet_bytes(store: PacketStore, number: int, caplen: int) -> bytes | None:
     """The bytes of frame `number` (`caplen` long), or None if the store no longer has them."""
     for data, _rows, offsets in store.locate(np.array([number], dtype=np.int64)):

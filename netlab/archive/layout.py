@@ -3,6 +3,7 @@
     DIR/packets/sensor=NAME/date=YYYY-MM-DD/hour=HH/part-<first ns>-<id>.parquet
     DIR/flows/...   (ended flows, by their first packet's hour)
     DIR/alerts/...  (by the alert's time)
+    DIR/pcap/...    (the packets' bytes: pcapng; a packet row names its file and index)
 
 Hours are UTC, by packet time: a replay of an old capture files its rows under their own
 hours. Files appear whole: they are written under a hidden name and renamed.
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 TABLES = ("packets", "flows", "alerts")
+FOLDERS = (*TABLES, "pcap")  # pcap: the packets' bytes, one pcapng file per packets file
 HOUR_NS = 3_600_000_000_000
 
 
@@ -34,9 +36,9 @@ def hour_dir(root: Path, table: str, sensor: str, hour: int) -> Path:
     return root / table / f"sensor={sensor}" / f"date={when:%Y-%m-%d}" / f"hour={when:%H}"
 
 
-def new_file(directory: Path, first_ns: int) -> tuple[Path, Path]:
+def new_file(directory: Path, first_ns: int, suffix: str = ".parquet") -> tuple[Path, Path]:
     """A new part file's final name and the hidden name it is written under."""
-    name = f"part-{first_ns}-{uuid.uuid4().hex[:12]}.parquet"
+    name = f"part-{first_ns}-{uuid.uuid4().hex[:12]}{suffix}"
     return directory / name, directory / f".{name}.tmp"
 
 
@@ -51,13 +53,13 @@ class Partition:
 
     @property
     def size(self) -> int:
-        return sum(f.stat().st_size for f in self.path.glob("*.parquet") if f.is_file())
+        return sum(f.stat().st_size for f in self.path.glob("part-*") if f.is_file())
 
 
 def partitions(root: Path) -> list[Partition]:
     """Every partition under `root`, oldest hour first (unreadable names are left alone)."""
     out = []
-    for table in TABLES:
+    for table in FOLDERS:
         for path in root.glob(f"{table}/sensor=*/date=*/hour=*"):
             try:
                 day = datetime.strptime(path.parent.name[5:], "%Y-%m-%d").replace(tzinfo=UTC)

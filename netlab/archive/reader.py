@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -22,6 +23,7 @@ from ..core.batch import batch_from_arrow, batch_to_arrow, empty_batch
 from ..core.flow_table import typed
 from ..display_filter import DisplayFilter, compile_filter
 from ..errors import ArchiveError, NetlabWarning
+from ..packets import ATTR, ArchivedPackets
 from .layout import TABLES, part_files
 
 Time = str | pd.Timestamp | None
@@ -136,6 +138,8 @@ class Archive:
         frame = frame.reset_index(drop=True)
         if table is not None and "sensor" in table.column_names:
             frame["sensor"] = pd.Categorical(table.column("sensor").to_pylist())
+        if table is not None and table.num_rows and "pcap_file" in table.column_names:
+            frame.attrs[ATTR] = _packets_of(self.root, table)
         return frame if compiled is None else frame[compiled.mask(frame)]
 
     def flows(
@@ -186,6 +190,19 @@ class Archive:
             where = clause if where is None else where & clause
         out = dataset.to_table(filter=where)
         return out.sort_by(column) if out.num_rows else out
+
+
+def _packets_of(root: Path, table: pa.Table) -> ArchivedPackets:
+    """Where the bytes of the rows of `table` are (write_pcap, stream and dissect use it)."""
+    column = table.column("pcap_file")
+    column = column.unify_dictionaries().combine_chunks() if column.num_chunks else column
+    if not pa.types.is_dictionary(column.type):
+        column = column.dictionary_encode()
+    file_of = column.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    index = table.column("pcap_index").fill_null(-1).to_numpy(zero_copy_only=False)
+    index = np.where(file_of >= 0, index, -1).astype(np.int64)
+    numbers = table.column("number").to_numpy(zero_copy_only=False).astype(np.int64)
+    return ArchivedPackets(root, numbers, column.dictionary.to_pylist(), file_of, index)
 
 
 def open_archive(root: str | os.PathLike[str]) -> Archive:

@@ -24,6 +24,9 @@ import pyarrow.parquet as pq
 
 from ..core.alerts import Alert
 from ..core.batch import Batch, batch_to_arrow, concat_batches
+from ..core.chunk import Chunk, merge_chunks
+from ..core.pcapfile import Records
+from ..export import PcapWriter
 from ..lifecycle import Lifecycle
 from .layout import HOUR_NS, default_sensor, expired, hour_dir, new_file, partitions, remove
 
@@ -57,11 +60,13 @@ class ArchiveWriter:
         self._packets: list[Batch] = []
         self._flows: list[pd.DataFrame] = []
         self._alerts: list[Alert] = []
+        self._frames: list[Chunk] = []  # raw frames, numbered, waiting for their rows
         # rows whose write failed, as Arrow tables, tried again at the next flush
         self._retry: dict[str, list[pa.Table]] = {"packets": [], "flows": [], "alerts": []}
         self.written = {"packets": 0, "flows": 0, "alerts": 0}  # rows in finished files
         self.files = 0
         self.dropped = 0  # rows given up after failed writes, to stay within max_pending_rows
+        self.frames_lost = 0  # packets whose bytes could not be written (their rows were)
         self.failures = 0
         self.ready = threading.Event()
         self._done = threading.Event()
@@ -85,7 +90,7 @@ class ArchiveWriter:
         self._done.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=60)
-        self.flush()
+        self.flush(final=True)
 
     def __enter__(self) -> ArchiveWriter:
         return self.start()
@@ -104,6 +109,15 @@ class ArchiveWriter:
         if len(batch):
             with self._lock:
                 self._packets.append(batch)
+
+    def add_frames(self, chunk: Chunk) -> None:
+        """Keep a chunk's raw frames (numbered) for the next write: their bytes go to pcapng
+        files beside the rows (only the frames are copied, not the read-ahead around them)."""
+        rec = chunk.records
+        if chunk.batch is None and rec is not None and len(rec) and rec.number is not None:
+            kept = merge_chunks([chunk])
+            with self._lock:
+                self._frames.append(kept)
 
     def add_flows(self, flows: pd.DataFrame) -> None:
         """Keep ended flows (`netlab.flows()` rows) for the next write."""
@@ -125,14 +139,18 @@ class ArchiveWriter:
         return new + sum(int(p.num_rows) for parts in self._retry.values() for p in parts)
 
     # writing -------------------------------------------------------------------------------
-    def flush(self) -> bool:
-        """Write everything pending now; True if all of it was written."""
+    def flush(self, final: bool = False) -> bool:
+        """Write everything pending now; True if all of it was written. Frames whose rows
+        have not arrived yet wait for them, unless `final`."""
         with self._writing:
             with self._lock:
                 packets, flows, alerts = self._packets, self._flows, self._alerts
-                self._packets, self._flows, self._alerts = [], [], []
+                frames = self._frames
+                self._packets, self._flows, self._alerts, self._frames = [], [], [], []
             fresh = {
-                "packets": _packets_table(packets) if packets else None,
+                "packets": self._with_bytes(_packets_table(packets), frames, final)
+                if packets or frames
+                else None,
                 "flows": _flows_table(flows) if flows else None,
                 "alerts": _alerts_table(alerts) if alerts else None,
             }
@@ -149,7 +167,8 @@ class ArchiveWriter:
 
     def _write_hours(self, table: str, data: pa.Table, time_column: str) -> bool:
         """Write `data` as one file per hour; what a failure leaves is tried next flush."""
-        ns = data.column(time_column).cast(pa.int64()).to_numpy(zero_copy_only=False)
+        stamps = data.column(time_column).cast(pa.timestamp("ns", tz="UTC"))  # (any unit)
+        ns = stamps.cast(pa.int64()).to_numpy(zero_copy_only=False)
         hours = np.floor_divide(ns, HOUR_NS)
         left = np.ones(len(ns), dtype=bool)
         try:
@@ -185,6 +204,64 @@ class ArchiveWriter:
             raise
         self.files += 1
 
+    def _with_bytes(self, table: pa.Table, frames: list[Chunk], final: bool) -> pa.Table:
+        """Write the frames of `table`'s rows (and any older ones) to pcapng files, one per
+        hour, and add to each row its file (`pcap_file`, relative to the archive) and index
+        in it (`pcap_index`; -1: no bytes, as for rows a remote server decoded)."""
+        numbers = table.column("number").to_numpy(zero_copy_only=False).astype(np.int64)
+        files = np.full(len(numbers), -1, dtype=np.int32)
+        index = np.full(len(numbers), -1, dtype=np.int32)
+        names: list[str] = []
+        if frames:
+            merged = merge_chunks(frames)
+            rec = merged.records
+            assert rec is not None and rec.number is not None
+            cut = int(numbers.max()) if len(numbers) else -1
+            now = np.ones(len(rec), dtype=bool) if final else rec.number <= cut
+            if len(rec) - int(now.sum()) > self.max_pending_rows:
+                now[:] = True  # their rows are not coming: keep the bytes anyway
+            if not now.all():
+                with self._lock:
+                    self._frames.insert(0, Chunk(merged.data, rec.take(np.flatnonzero(~now))))
+            for hour, part in _by_hour(rec.take(np.flatnonzero(now))):
+                try:
+                    name = self._write_frames(Chunk(merged.data, part), hour)
+                except OSError as exc:
+                    self.failures += 1
+                    self.frames_lost += len(part)
+                    self._report(f"archive: writing packet bytes under {self.root}: {exc}")
+                    continue
+                assert part.number is not None
+                order = np.argsort(part.number, kind="stable")
+                at = np.searchsorted(part.number[order], numbers)
+                at = np.minimum(at, len(part) - 1)
+                hit = part.number[order][at] == numbers
+                files[hit] = len(names)
+                index[hit] = order[at[hit]]
+                names.append(name)
+        codes = pa.array(files, mask=files < 0)
+        table = table.append_column(
+            "pcap_file", pa.DictionaryArray.from_arrays(codes, pa.array(names, pa.string()))
+        )
+        return table.append_column("pcap_index", pa.array(index))
+
+    def _write_frames(self, chunk: Chunk, hour: int) -> str:
+        """One pcapng file of the frames of an hour; its path relative to the archive."""
+        directory = hour_dir(self.root, "pcap", self.sensor, hour)
+        directory.mkdir(parents=True, exist_ok=True)
+        assert chunk.records is not None
+        final, hidden = new_file(directory, int(chunk.records.ts_ns.min()), ".pcapng")
+        try:
+            with open(hidden, "wb") as fh:  # (a stream: the hidden name says no format)
+                writer = PcapWriter(fh, pcapng=True)
+                writer.write(chunk)
+                writer.close()
+            os.replace(hidden, final)
+        except BaseException:
+            hidden.unlink(missing_ok=True)
+            raise
+        return final.relative_to(self.root).as_posix()
+
     def _bound_retries(self) -> None:
         """Give up the oldest unwritten rows past `max_pending_rows` (counted in `dropped`)."""
         for parts in self._retry.values():
@@ -200,6 +277,12 @@ class ArchiveWriter:
 
 def _packets_table(batches: list[Batch]) -> pa.Table:
     return batch_to_arrow(concat_batches(batches))
+
+
+def _by_hour(rec: Records) -> list[tuple[int, Records]]:
+    """The records of each hour, in order."""
+    hours = np.floor_divide(rec.ts_ns, HOUR_NS)
+    return [(h, rec.take(np.flatnonzero(hours == h))) for h in np.unique(hours).tolist()]
 
 
 def _flows_table(flows: list[pd.DataFrame]) -> pa.Table:

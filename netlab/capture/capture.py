@@ -165,6 +165,7 @@ class Capture:
                 self, None, 256, 0.0, batch_callback=archive.add_packets, lossless=lossless
             )
         )
+        self.on_frames(archive.add_frames)
         self.subscribe_flows(archive.add_flows)
         self.on_alert(archive.add_alert)
 

@@ -172,6 +172,7 @@ class Pipeline:
                 self.finished.set()
                 return
             chunk, ended = self._coalesce(chunk)
+            chunk = self._numbered(chunk)  # raw sinks (an archive) see the frames' numbers
             for sink in list(self.raw_sinks):
                 try:
                     sink(chunk)
@@ -221,6 +222,15 @@ class Pipeline:
                 self._backlog.put(c)
             return first, ended
         return merge_chunks(chunks), ended
+
+    def _numbered(self, chunk: Chunk) -> Chunk:
+        """The chunk with its frames numbered (a file numbers its own: the file's frame
+        numbers; a live capture's are numbered on from the last)."""
+        rec = chunk.records
+        if chunk.batch is not None or rec is None or rec.number is not None:
+            return chunk
+        numbers = np.arange(self._next_number, self._next_number + len(rec), dtype=np.int64)
+        return replace(chunk, records=replace(rec, number=numbers))
 
     def _decode(self, chunk: Chunk) -> Batch:
         if chunk.batch is not None:  # decoded elsewhere (a remote server)
