@@ -298,6 +298,24 @@ def test_a_killed_writer_leaves_only_whole_files(tmp_path):
         assert archive.sql("SELECT count(*) AS n FROM packets")["n"].iloc[0] == rows > 0
 
 
+def test_a_reader_while_the_writer_runs_sees_whole_files_only(tmp_path):
+    settings = _settings("busy", archive_flush=0.1)
+    path = netlab.demo_pcap("flows")
+    seen: list[int] = []
+    with netlab.Capture(path, speed=1.0, loop=True, archive=tmp_path, settings=settings) as cap:
+        deadline = time.monotonic() + 120
+        while len(set(seen)) < 4:  # the archive grew under the reader several times
+            assert time.monotonic() < deadline and cap.running, seen
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # never a half-written file
+                archive = open_archive(tmp_path)
+                n = int(archive.sql("SELECT count(*) AS n FROM packets")["n"].iloc[0])
+                assert len(archive.packets()) >= n
+            assert not seen or n >= seen[-1]
+            seen.append(n)
+            time.sleep(0.05)
+
+
 def _hours_frame(hours: list[int], per_hour: int = 200) -> pd.DataFrame:
     """Demo rows re-stamped into the given hours (hours since the epoch)."""
     demo = netlab.read_pcap(netlab.demo_pcap("flows")).iloc[:per_hour]
