@@ -294,8 +294,8 @@ def cmd_capture(args: argparse.Namespace) -> None:
             )
 
 
-def _dir_bytes(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*.parquet"))
+def _dir_bytes(path: Path, pattern: str = "*.parquet") -> int:
+    return sum(f.stat().st_size for f in path.rglob(pattern))
 
 
 def cmd_archive(args: argparse.Namespace) -> None:
@@ -319,15 +319,20 @@ def cmd_archive(args: argparse.Namespace) -> None:
                 f"live capture: {args.live:,} UDP datagrams of 64 bytes to 127.0.0.1 at "
                 f"{args.rate:,}/s, with and without an archive\n"
             )
-            print("| archive | sent | captured | kept % | archived | CPU µs/pkt | disk B/pkt |")
-            print("|---|---|---|---|---|---|---|")
+            print(
+                "| archive | sent | captured | kept % | archived | CPU µs/pkt | "
+                "Parquet B/pkt | pcapng B/pkt |"
+            )
+            print("|---|---|---|---|---|---|---|---|")
             for target in (None, work / "live"):
                 r = _netlab_capture(_free_port(), args.live, args.rate, archive=target)
-                disk = _dir_bytes(target) / max(r["archived"], 1) if target else 0
+                rows = max(r["archived"], 1)
+                disk = _dir_bytes(target) / rows if target else 0
+                raw = _dir_bytes(target, "*.pcapng") / rows if target else 0
                 print(
                     f"| {'on' if target else 'off'} | {r['sent']:,} | {r['captured']:,} | "
                     f"{r['captured'] / max(r['sent'], 1):.2%} | {r['archived']:,} | "
-                    f"{r['cpu_us']:.2f} | {disk:.1f} |"
+                    f"{r['cpu_us']:.2f} | {disk:.1f} | {raw:.1f} |"
                 )
             print()
         else:

@@ -30,8 +30,9 @@ from ..export import PcapWriter
 from ..lifecycle import Lifecycle
 from .layout import HOUR_NS, default_sensor, expired, hour_dir, new_file, partitions, remove
 
-# Sequential columns compress to almost nothing as deltas (frame numbers, packet times).
-_DELTA = ("number", "ts")
+# Sequential columns compress to almost nothing as deltas (frame numbers, packet times, the
+# packets' places in their pcapng file).
+_DELTA = ("number", "ts", "pcap_index")
 
 
 class ArchiveWriter:
