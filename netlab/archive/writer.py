@@ -33,6 +33,8 @@ from .layout import HOUR_NS, default_sensor, expired, hour_dir, new_file, partit
 # Sequential columns compress to almost nothing as deltas (frame numbers, packet times, the
 # packets' places in their pcapng file).
 _DELTA = ("number", "ts", "pcap_index")
+# Frames wait for their rows (a subscription hands those over a little later) at most this many.
+HELD_FRAMES = 100_000
 
 
 class ArchiveWriter:
@@ -106,7 +108,7 @@ class ArchiveWriter:
 
     # handing rows over ---------------------------------------------------------------------
     def add_packets(self, batch: Batch) -> None:
-        """Keep a batch of packet rows for the next write (cheap: the decoder calls it)."""
+        """Keep a batch of packet rows for the next write (cheap: called with every batch)."""
         if len(batch):
             with self._lock:
                 self._packets.append(batch)
@@ -219,7 +221,7 @@ class ArchiveWriter:
             assert rec is not None and rec.number is not None
             cut = int(numbers.max()) if len(numbers) else -1
             now = np.ones(len(rec), dtype=bool) if final else rec.number <= cut
-            if len(rec) - int(now.sum()) > self.max_pending_rows:
+            if len(rec) - int(now.sum()) > HELD_FRAMES:
                 now[:] = True  # their rows are not coming: keep the bytes anyway
             if not now.all():
                 with self._lock:

@@ -129,7 +129,11 @@ class Capture:
             lossless=source.can_wait,  # a file: see every row
         )
         if self.archive is not None:
-            self._start_archive(source.can_wait)
+            try:
+                self._start_archive(source.can_wait)
+            except BaseException:
+                self.close()  # nothing left open or running
+                raise
         if not self._pipeline.start(timeout=10):
             self.close()
             raise CaptureError("the capture did not start within 10 s")

@@ -179,6 +179,15 @@ def test_a_broken_file_is_skipped_with_a_warning(archived, tmp_path):
         assert len(archive.packets()) == n
 
 
+def test_an_archive_that_cannot_be_made_stops_the_start_cleanly(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    cap = netlab.Capture(netlab.demo_pcap(), speed=None, archive=blocker / "archive")
+    with pytest.raises(netlab.CaptureError, match="archive .*a-file"):
+        cap.start()
+    assert not cap.running  # and the thread guard finds nothing left running
+
+
 def test_sql_mistakes_and_missing_archives_are_clear(tmp_path, archived):
     with pytest.raises(netlab.ArchiveError, match="no such archive directory"):
         open_archive(tmp_path / "nothing")
