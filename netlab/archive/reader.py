@@ -189,7 +189,12 @@ class Archive:
             clause = ds.field("sensor").isin(sensors)
             where = clause if where is None else where & clause
         out = dataset.to_table(filter=where)
-        return out.sort_by(column) if out.num_rows else out
+        if not out.num_rows:
+            return out
+        # files keep packets flow by flow: capture order is time, then frame number
+        keys = [(column, "ascending")]
+        keys += [("number", "ascending")] if "number" in out.column_names else []
+        return out.sort_by(keys)
 
 
 def _packets_of(root: Path, table: pa.Table) -> ArchivedPackets:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -30,9 +31,9 @@ from ..export import PcapWriter
 from ..lifecycle import Lifecycle
 from .layout import HOUR_NS, default_sensor, expired, hour_dir, new_file, partitions, remove
 
-# Sequential columns compress to almost nothing as deltas (frame numbers, packet times, the
-# packets' places in their pcapng file).
-_DELTA = ("number", "ts", "pcap_index")
+# Columns that rise in small steps within a flow (packets are stored flow by flow): frame
+# numbers, times, places in the pcapng file, sequence and ACK numbers. Deltas take little.
+_DELTA = ("number", "ts", "pcap_index", "tcp_seq", "tcp_ack")
 # Frames wait for their rows (a subscription hands those over a little later) at most this many.
 HELD_FRAMES = 100_000
 
@@ -177,7 +178,9 @@ class ArchiveWriter:
         try:
             for hour in np.unique(hours).tolist():
                 rows = np.flatnonzero(hours == hour)
-                part = data.take(pa.array(rows)) if len(rows) < data.num_rows else data
+                if table == "packets":
+                    rows = rows[_flow_order(data, rows)]
+                part = data.take(pa.array(rows))
                 first = int(ns[rows].min())
                 self._write_file(part, hour_dir(self.root, table, self.sensor, hour), first)
                 self.written[table] += len(rows)
@@ -280,6 +283,15 @@ class ArchiveWriter:
 
 def _packets_table(batches: list[Batch]) -> pa.Table:
     return batch_to_arrow(concat_batches(batches))
+
+
+def _flow_order(data: pa.Table, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Packet rows flow by flow, each in capture order: a flow's sequence and ACK numbers,
+    times and frame numbers then rise in small steps, and delta encoding takes a file from
+    ~22 to ~15 bytes a row. (Readers sort by time; SQL has no order without ORDER BY.)"""
+    flow = data.column("flow").take(pa.array(rows)).fill_null(-1).to_numpy(zero_copy_only=False)
+    number = data.column("number").take(pa.array(rows)).to_numpy(zero_copy_only=False)
+    return np.lexsort((number, flow))
 
 
 def _by_hour(rec: Records) -> list[tuple[int, Records]]:
