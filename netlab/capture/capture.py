@@ -40,7 +40,8 @@ __all__ = ["Capture", "CaptureStats", "Recording"]
 
 
 class Capture:
-    """Frames from an interface, a capture file or a source object, decoded into `frame`."""
+    """Frames from an interface, a capture file or a source object, decoded into `frame`;
+    with `archive=DIR`, also written to that archive (`netlab.open_archive` reads it)."""
 
     def __init__(
         self,
