@@ -56,11 +56,9 @@ class Archive:
                 continue  # removed meanwhile (retention)
             seen = self._checked.get(path)
             if seen is None or seen[:2] != (stat.st_size, stat.st_mtime_ns):
-                ok = self._readable(path)
-                self._checked[path] = (stat.st_size, stat.st_mtime_ns, ok)
-            elif not seen[2]:
-                continue
-            if self._checked[path][2]:
+                seen = (stat.st_size, stat.st_mtime_ns, self._readable(path))
+                self._checked[path] = seen
+            if seen[2]:
                 good.append(path)
         return good
 

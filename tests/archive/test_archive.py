@@ -104,6 +104,8 @@ def test_flows_and_alerts_are_archived(archived):
     assert lossy["retransmissions"].sum() > 0
     counted = archive.sql("SELECT count(*) AS n FROM flows")["n"].iloc[0]
     assert counted == len(archive.flows())
+    mine = archive.sql("SELECT count(*) AS n FROM flows WHERE sensor = $s", s="core")
+    assert mine["n"].iloc[0] == len(archive.flows(sensors=["core"])) > 0
 
 
 def _top_talkers_pandas(frame: pd.DataFrame) -> pd.Series:
