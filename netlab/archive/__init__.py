@@ -3,6 +3,6 @@ sensor, written from a thread of its own and read back through DuckDB or as netl
 
 from .layout import TABLES, default_sensor
 from .reader import Archive, open_archive
-from .writer import ArchiveWriter, alerts_frame
+from .writer import ArchiveWriter
 
-__all__ = ["TABLES", "Archive", "ArchiveWriter", "alerts_frame", "default_sensor", "open_archive"]
+__all__ = ["TABLES", "Archive", "ArchiveWriter", "default_sensor", "open_archive"]

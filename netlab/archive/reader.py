@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from ..core.batch import batch_from_arrow, batch_to_arrow, empty_batch
+from ..core.batch import batch_from_arrow, batch_to_arrow, empty_batch, empty_frame
+from ..core.codecs import CODECS, Kind
 from ..core.flow_table import typed
 from ..display_filter import DisplayFilter, compile_filter
 from ..errors import ArchiveError, NetlabWarning
@@ -132,7 +133,7 @@ class Archive:
         down to the files (only the hours in range are read); the filter is applied after."""
         compiled = compile_filter(filter) if isinstance(filter, str) else filter
         table = self._read("packets", "ts", start, end, sensors)
-        frame = batch_from_arrow(table).to_frame() if table is not None else _empty_frame()
+        frame = batch_from_arrow(table).to_frame() if table is not None else empty_frame()
         frame = frame.reset_index(drop=True)
         if table is not None and "sensor" in table.column_names:
             frame["sensor"] = pd.Categorical(table.column("sensor").to_pylist())
@@ -197,15 +198,11 @@ class Archive:
 
 def _packets_of(root: Path, table: pa.Table) -> ArchivedPackets:
     """Where the bytes of the rows of `table` are (write_pcap, stream and dissect use it)."""
-    column = table.column("pcap_file")
-    column = column.unify_dictionaries().combine_chunks() if column.num_chunks else column
-    if not pa.types.is_dictionary(column.type):
-        column = column.dictionary_encode()
-    file_of = column.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    files = CODECS[Kind.TEXT].from_arrow(table.column("pcap_file"), "")  # codes, -1: none
     index = table.column("pcap_index").fill_null(-1).to_numpy(zero_copy_only=False)
-    index = np.where(file_of >= 0, index, -1).astype(np.int64)
+    index = np.where(files.values >= 0, index, -1).astype(np.int64)
     numbers = table.column("number").to_numpy(zero_copy_only=False).astype(np.int64)
-    return ArchivedPackets(root, numbers, column.dictionary.to_pylist(), file_of, index)
+    return ArchivedPackets(root, numbers, files.texts or [], files.values, index)
 
 
 def open_archive(root: str | os.PathLike[str]) -> Archive:
@@ -234,10 +231,6 @@ _NULLABLE = {
 def _nullable(arrow_type: pa.DataType) -> Any:
     """Integer columns with gaps stay integers (pandas' nullable types), not floats."""
     return _NULLABLE.get(arrow_type)
-
-
-def _empty_frame() -> pd.DataFrame:
-    return empty_batch().to_frame()
 
 
 def _empty(table: str) -> pa.Table:

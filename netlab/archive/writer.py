@@ -193,10 +193,9 @@ class ArchiveWriter:
         return True
 
     def _write_file(self, part: pa.Table, directory: Path, first_ns: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)  # again: it may have been removed
-        final, hidden = new_file(directory, first_ns)
         delta = [c for c in _DELTA if c in part.column_names]
-        try:
+
+        def write(hidden: Path) -> None:
             pq.write_table(
                 part,
                 hidden,
@@ -204,10 +203,8 @@ class ArchiveWriter:
                 use_dictionary=[c for c in part.column_names if c not in delta],
                 column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
             )
-            os.replace(hidden, final)
-        except BaseException:
-            hidden.unlink(missing_ok=True)
-            raise
+
+        _write_whole(directory, first_ns, ".parquet", write)
         self.files += 1
 
     def _with_bytes(self, table: pa.Table, frames: list[Chunk], final: bool) -> pa.Table:
@@ -253,19 +250,16 @@ class ArchiveWriter:
 
     def _write_frames(self, chunk: Chunk, hour: int) -> str:
         """One pcapng file of the frames of an hour; its path relative to the archive."""
-        directory = hour_dir(self.root, "pcap", self.sensor, hour)
-        directory.mkdir(parents=True, exist_ok=True)
         assert chunk.records is not None
-        final, hidden = new_file(directory, int(chunk.records.ts_ns.min()), ".pcapng")
-        try:
+
+        def write(hidden: Path) -> None:
             with open(hidden, "wb") as fh:  # (a stream: the hidden name says no format)
                 writer = PcapWriter(fh, pcapng=True)
                 writer.write(chunk)
                 writer.close()
-            os.replace(hidden, final)
-        except BaseException:
-            hidden.unlink(missing_ok=True)
-            raise
+
+        directory = hour_dir(self.root, "pcap", self.sensor, hour)
+        final = _write_whole(directory, int(chunk.records.ts_ns.min()), ".pcapng", write)
         return final.relative_to(self.root).as_posix()
 
     def _bound_retries(self) -> None:
@@ -279,6 +273,22 @@ class ArchiveWriter:
         found = partitions(self.root)
         for partition in expired(found, time.time() / 3600, self.max_age_hours, self.max_bytes):
             remove(partition)
+
+
+def _write_whole(
+    directory: Path, first_ns: int, suffix: str, write: Callable[[Path], None]
+) -> Path:
+    """Write a new part file under a hidden name, then rename it: readers see it whole or
+    not at all (a failed write leaves nothing). The directory is made again if it went."""
+    directory.mkdir(parents=True, exist_ok=True)
+    final, hidden = new_file(directory, first_ns, suffix)
+    try:
+        write(hidden)
+        os.replace(hidden, final)
+    except BaseException:
+        hidden.unlink(missing_ok=True)
+        raise
+    return final
 
 
 def _packets_table(batches: list[Batch]) -> pa.Table:

@@ -236,13 +236,10 @@ class Pipeline:
         if chunk.batch is not None:  # decoded elsewhere (a remote server)
             self._next_number += len(chunk.batch)
             return chunk.batch
-        assert chunk.records is not None
-        rec = chunk.records
-        if rec.number is None:  # numbered on from the last (live capture)
-            rec = replace(rec, number=np.arange(self._next_number, self._next_number + len(rec)))
+        rec = chunk.records  # numbered by _numbered
+        assert rec is not None and rec.number is not None
         batch = decode_batch(np.frombuffer(chunk.data, dtype=np.uint8), rec, self._next_number)
         self.packets.add(chunk.data, rec)
         if len(rec):
-            assert rec.number is not None
             self._next_number = int(rec.number[-1]) + 1
         return batch
