@@ -69,20 +69,28 @@ def assign_flows_sides_reuse(
     b = dst * 65536 + np.maximum(dport, 0)
     forward = a <= b
     lo, hi = np.where(forward, a, b), np.where(forward, b, a)
-    key = _combine(_combine(proto, lo), hi)
+    key = _key(proto, lo, hi)
     flags = df["tcp_flags"].to_numpy(dtype=np.int64, na_value=-1)
     seq = df["tcp_seq"].to_numpy(dtype=np.int64, na_value=-1)
     segment, reused = tcp_reuse(flags, seq, key, forward)
-    group = _combine(key, segment)
+    group = key * (int(segment.max()) + 1) + segment  # key < n and segments <= n: no overflow
     rows = np.flatnonzero(has)
-    # number flows in order of their first packet
-    firsts, inverse = np.unique(group[rows], return_inverse=True)
-    first_row = np.full(len(firsts), n, dtype=np.int64)
-    np.minimum.at(first_row, inverse, rows)
-    rank = np.empty(len(firsts), dtype=np.int64)
-    rank[np.argsort(first_row, kind="stable")] = np.arange(len(firsts))
-    out[rows] = rank[inverse]
+    # factorize numbers values in order of first appearance: flows in order of first packet
+    out[rows] = pd.factorize(group[rows])[0]
     return out, forward, reused & has
+
+
+def _key(proto: I64, lo: I64, hi: I64) -> I64:
+    """Dense codes (0 .. n-1) of the triples (proto, lo, hi): one hash of both endpoint
+    columns together, then the triple packed into one integer and hashed once more (pairs
+    are hashed step by step instead when the packed value would not fit in 62 bits)."""
+    n = len(lo)
+    ends = pd.factorize(np.concatenate([lo, hi]))[0].astype(np.int64)
+    width = int(ends.max()) + 1 if n else 1
+    if width * width * (int(proto.max()) + 1 if n else 1) >= 1 << 62:
+        return _combine(_combine(proto, ends[:n]), ends[n:])
+    packed = (proto * width + ends[:n]) * width + ends[n:]
+    return pd.factorize(packed)[0].astype(np.int64)
 
 
 def _combine(a: I64, b: I64) -> I64:
