@@ -67,13 +67,19 @@ def dissect(row: pd.Series, *, packets: Any = None) -> Dissection:
     frame = pd.DataFrame(index=[0])
     frame.attrs = dict(row.attrs)  # where the row's bytes are, unless `packets` says
     store = _store_of(frame, packets)
-    data = packet_bytes(store, number, caplen)
+    data = packet_bytes(store, number, caplen, _sensor(row))
     if data is None:
         raise NetlabError(
             f"frame {number}: {store.description} does not have its bytes any more (a capture "
             "keeps the newest NETLAB_KEEP_BYTES_MB)"
         )
     return dissect_bytes(data, int(row["linktype"]), number)
+
+
+def _sensor(row: pd.Series) -> str | None:
+    """The row's sensor, if it names one (rows of a merged capture do)."""
+    sensor = row.get("sensor")
+    return None if sensor is None or pd.isna(sensor) else str(sensor)
 
 
 def dissect_bytes(data: bytes, linktype: int = 1, number: int = 0) -> Dissection:

@@ -24,7 +24,7 @@ from .core.pcapfile import (
     encode_pcapng_shb,
 )
 from .errors import NetlabError, NetlabWarning
-from .packets import FilePackets, PacketStore, store_in
+from .packets import FilePackets, PacketStore, locate, store_in
 from .sources.pcapreader import file_offsets
 
 I64 = npt.NDArray[np.int64]
@@ -252,7 +252,8 @@ def packet_chunks(df: pd.DataFrame, store: PacketStore) -> tuple[list[Chunk], Ma
     wirelen = df["length"].to_numpy(dtype=np.int64)
     linktype = df["linktype"].to_numpy(dtype=np.int32)
     buffers, rows, offsets, groups = [], [], [], []
-    for g, (data, where, offs) in enumerate(store.locate(numbers)):
+    sensors = df["sensor"].to_numpy(dtype=object) if "sensor" in df.columns else None
+    for g, (data, where, offs) in enumerate(locate(store, numbers, sensors)):
         found[where] = True
         buffers.append(data)
         rows.append(where)

@@ -13,7 +13,7 @@ import mmap
 import os
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -233,9 +233,51 @@ class ArchivedPackets(_SharedInAttrs):
         return groups
 
 
-def packet_bytes(store: PacketStore, number: int, caplen: int) -> bytes | None:
-    """The bytes of frame `number` (`caplen` long), or None if the store no longer has them."""
-    for data, _rows, offsets in store.locate(np.array([number], dtype=np.int64)):
+class SensorPackets(_SharedInAttrs):
+    """The packets of rows from several sensors (a merged capture): frame numbers are each
+    sensor's own, so a row's bytes are asked of its sensor's store (`store_of(sensor)`)."""
+
+    def __init__(self, description: str, store_of: Callable[[str], PacketStore | None]):
+        super().__init__(description)
+        self.store_of = store_of
+
+    def locate(self, numbers: I64) -> list[tuple[Any, I64, I64]]:
+        raise NetlabError(
+            "rows of several sensors share frame numbers: pass the rows themselves (their "
+            "sensor column says whose frame each is), e.g. write_pcap(rows, path)"
+        )
+
+    def locate_sensors(self, numbers: I64, sensors: npt.NDArray[Any]) -> list[tuple[Any, I64, I64]]:
+        """As `locate`, for frame `numbers[i]` of sensor `sensors[i]`."""
+        groups: list[tuple[Any, I64, I64]] = []
+        names = np.asarray(sensors, dtype=object)
+        for name in {str(s) for s in names.tolist() if s is not None and s == s}:
+            store = self.store_of(name)
+            if store is None:
+                continue
+            rows = np.flatnonzero(names == name)
+            for data, got, offsets in store.locate(numbers[rows]):
+                groups.append((data, rows[got], offsets))
+        return groups
+
+
+def locate(
+    store: PacketStore, numbers: I64, sensors: npt.NDArray[Any] | None = None
+) -> list[tuple[Any, I64, I64]]:
+    """`store.locate(numbers)`, or by sensor and number where the store keeps several sensors'
+    packets and the rows say their sensors."""
+    if isinstance(store, SensorPackets) and sensors is not None:
+        return store.locate_sensors(numbers, sensors)
+    return store.locate(numbers)
+
+
+def packet_bytes(
+    store: PacketStore, number: int, caplen: int, sensor: str | None = None
+) -> bytes | None:
+    """The bytes of frame `number` (`caplen` long, seen by `sensor` where the store has
+    several), or None if the store no longer has them."""
+    names = None if sensor is None else np.array([sensor], dtype=object)
+    for data, _rows, offsets in locate(store, np.array([number], dtype=np.int64), names):
         start = int(offsets[0])
         return bytes(data[start : start + caplen])
     return None

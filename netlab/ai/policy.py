@@ -49,7 +49,9 @@ def _row_and_raw(
     # A row of a capture or of read_pcap knows where its bytes are: dissect them too.
     store = store_in(packet.attrs) if isinstance(packet, pd.Series) else None
     if want_bytes and store is not None and _known(row.get("number")) and _known(row.get("caplen")):
-        kept = packet_bytes(store, int(row["number"]), int(row["caplen"]))
+        sensor = row.get("sensor")
+        sensor = None if sensor is None or pd.isna(sensor) else str(sensor)
+        kept = packet_bytes(store, int(row["number"]), int(row["caplen"]), sensor)
         return row, kept, int(row["linktype"]) if _known(row.get("linktype")) else 1
     return row, None, 1
 

@@ -134,9 +134,7 @@ class Archive:
         compiled = compile_filter(filter) if isinstance(filter, str) else filter
         table = self._read("packets", "ts", start, end, sensors)
         frame = batch_from_arrow(table).to_frame() if table is not None else empty_frame()
-        frame = frame.reset_index(drop=True)
-        if table is not None and "sensor" in table.column_names:
-            frame["sensor"] = pd.Categorical(table.column("sensor").to_pylist())
+        frame = frame.reset_index(drop=True)  # the sensor column is the partition's
         if table is not None and table.num_rows and "pcap_file" in table.column_names:
             frame.attrs[ATTR] = _packets_of(self.root, table)
         return frame if compiled is None else frame[compiled.mask(frame)]

@@ -292,7 +292,13 @@ def _write_whole(
 
 
 def _packets_table(batches: list[Batch]) -> pa.Table:
-    return batch_to_arrow(concat_batches(batches))
+    return _unsensored(batch_to_arrow(concat_batches(batches)))
+
+
+def _unsensored(table: pa.Table) -> pa.Table:
+    """Without the sensor column: the partition path names the sensor (sensor=NAME), and a
+    file column of the same name would clash with it in every reader."""
+    return table.drop_columns(["sensor"]) if "sensor" in table.column_names else table
 
 
 def _flow_order(data: pa.Table, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -311,7 +317,9 @@ def _by_hour(rec: Records) -> list[tuple[int, Records]]:
 
 
 def _flows_table(flows: list[pd.DataFrame]) -> pa.Table:
-    both = pd.concat(flows, ignore_index=True)
+    # (dropped before Arrow: the pandas metadata must not name it either, or Dask's reader
+    # looks for a categorical column the file does not have)
+    both = pd.concat(flows, ignore_index=True).drop(columns=["sensor"], errors="ignore")
     table = pa.Table.from_pandas(both, preserve_index=False)
     # one index width in every file (pandas picks the narrowest that fits this batch's
     # categories, and a reader takes the first file's schema for all of them)

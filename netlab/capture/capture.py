@@ -12,12 +12,12 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
 
-from ..archive import ArchiveWriter
+from ..archive import ArchiveWriter, default_sensor
 from ..config import Settings
 from ..core.alerts import Alert, Detector
 from ..core.batch import Batch
@@ -40,12 +40,14 @@ __all__ = ["Capture", "CaptureStats", "Recording"]
 
 
 class Capture:
-    """Frames from an interface, a capture file or a source object, decoded into `frame`;
-    with `archive=DIR`, also written to that archive (`netlab.open_archive` reads it)."""
+    """Frames from an interface, a capture file, a netlab server (ws://host:port), several
+    servers merged (a list of ws:// URLs: each row's `sensor` says whose it is) or a source
+    object, decoded into `frame`; with `archive=DIR`, also written to that archive
+    (`netlab.open_archive` reads it)."""
 
     def __init__(
         self,
-        source: str | os.PathLike[str] | Source,
+        source: str | os.PathLike[str] | Source | Sequence[str],
         *,
         bpf: str | None = None,
         max_rows: int | None = None,
@@ -77,6 +79,7 @@ class Capture:
             offer=self._offer,
             report=self._counters.error,
             annotate=self.flows.annotate,
+            sensor=default_sensor(self.settings.sensor),
         )
         self._life = Lifecycle("capture")
         self._lock = threading.Lock()

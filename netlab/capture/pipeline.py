@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..core.batch import Batch, concat_batches
+from ..core.batch import Batch, concat_batches, stamp_sensor
 from ..core.decode import decode_batch
 from ..core.frame import RollingFrame
 from ..errors import NetlabError
@@ -41,6 +41,7 @@ class Pipeline:
         offer: Callable[[Batch], None],
         report: Callable[[str], None],
         annotate: Callable[[Batch], Batch] | None = None,
+        sensor: str = "",
     ) -> None:
         self.source = source
         self.frame = frame
@@ -52,6 +53,7 @@ class Pipeline:
         self._report = report
         self._batch_started = 0.0  # when the decoder last took a batch (monotonic)
         self._annotate = annotate  # the flow table: sets each batch's flow and tcp_analysis
+        self.sensor = sensor  # named in the rows that do not name theirs (a server's do)
         self._backlog: queue.Queue[Chunk | None] = queue.Queue(backlog)
         self._stop = threading.Event()
         self.ready = threading.Event()
@@ -184,6 +186,7 @@ class Pipeline:
                 self.counters.add_dropped(len(chunk))
                 self._report(f"decoding {len(chunk)} frames failed: {type(exc).__name__}: {exc}")
                 continue
+            batch = stamp_sensor(batch, self.sensor)
             if self._annotate is not None:
                 try:
                     batch = self._annotate(batch)

@@ -134,3 +134,20 @@ def concat_batches(parts: list[Batch]) -> Batch:
         return empty_batch()
     joined = {c.name: c.codec.concat([p.part(c.name) for p in parts]) for c in STORED_COLUMNS}
     return Batch.from_parts(sum(p.n for p in parts), joined, parts[0].first_version)
+
+
+def stamp_sensor(batch: Batch, sensor: str) -> Batch:
+    """The batch with `sensor` in every row that names none (rows from a netlab server come
+    named by it; rows decoded here are this capture's)."""
+    codes = batch.values["sensor"]
+    if not sensor or not len(codes) or codes.min() >= 0:
+        return batch
+    texts = batch.categories["sensor"]
+    if sensor in texts:
+        own = texts.index(sensor)
+    else:
+        texts = [*texts, sensor]
+        own = len(texts) - 1
+    batch.values["sensor"] = np.where(codes < 0, own, codes)
+    batch.categories["sensor"] = texts
+    return batch

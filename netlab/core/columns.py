@@ -68,6 +68,15 @@ def _pick(texts: Sequence[str], used: I64) -> Objects:
     return np.asarray(texts, dtype=object)[used]
 
 
+def has_text(cols: Columns, name: str) -> bool:
+    """Whether `cols` has the text column `name` (a user's frame may lack the sensor)."""
+    try:
+        cols.text(name)
+    except KeyError:
+        return False
+    return True
+
+
 def texts_at(cols: Columns, name: str, rows: I64) -> Objects:
     """The texts of a text column at positions `rows`, None where missing."""
     codes, texts = cols.text(name)

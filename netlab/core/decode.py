@@ -319,6 +319,7 @@ def _assemble(
         "tls_sni": app.sni.codes(n),
         "http_host": app.host.codes(n),
         "summary": app.summary.codes(n),
+        "sensor": (np.full(n, -1, dtype=np.int64), []),  # the capture names its sensor
     }
     optional = {
         "ip_version": ip_version,

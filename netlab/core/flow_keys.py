@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from .columns import Columns
+from .columns import Columns, has_text
 from .flows import flow_ports
 
 I64 = npt.NDArray[np.int64]
@@ -46,10 +46,13 @@ def _text_hash(cols: Columns, name: str) -> tuple[U64, Bools]:
 
 def flow_keys(df: Columns) -> tuple[I64, Bools, Bools]:
     """Each row's flow key (both directions alike), whether it is the key's "forward" side,
-    and whether it has both addresses (rows without have no flow)."""
+    and whether it has both addresses (rows without have no flow). The sensor is part of the
+    key: one connection seen by two sensors is two flows, as two Zeeks would log it."""
     src, has_src = _text_hash(df, "src")
     dst, has_dst = _text_hash(df, "dst")
     proto, _ = _text_hash(df, "proto")
+    if has_text(df, "sensor"):
+        proto = _mix(proto, _text_hash(df, "sensor")[0])
     one = np.uint64(1)
     ports = flow_ports(df)
     sport, dport = ports[0].astype(np.uint64) + one, ports[1].astype(np.uint64) + one

@@ -56,6 +56,7 @@ def flow_rows(t: Slots, slots: I64) -> pd.DataFrame:
             "service": service,
             "server_name": t["server_name"][slots],
             "community_id": t["community_id"][slots],
+            "sensor": t["sensor"][slots],
         },
         columns=list(FLOW_COLUMNS),
     )

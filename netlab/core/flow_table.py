@@ -59,6 +59,7 @@ FLOW_COLUMNS = (
     "service",
     "server_name",
     "community_id",
+    "sensor",
 )
 
 
@@ -226,6 +227,7 @@ def _table(
             "service": services(sub, f, count, head_sport, head_dport),
             "server_name": first_names(sub, f, count),
             "community_id": community_ids(sub, origin),
+            "sensor": head["sensor"].to_numpy() if "sensor" in head else None,
         }
     )
     return typed(table)
@@ -233,7 +235,7 @@ def _table(
 
 def typed(table: pd.DataFrame) -> pd.DataFrame:
     """A flows table with its columns' dtypes: categories, UInt16 ports, strings."""
-    for col in ("proto", "src", "dst", "state", "service", "server_name"):
+    for col in ("proto", "src", "dst", "state", "service", "server_name", "sensor"):
         table[col] = table[col].astype("category")
     for col in ("sport", "dport"):
         table[col] = table[col].astype("UInt16")

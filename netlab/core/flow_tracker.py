@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from . import tcp_flags
-from .columns import Columns, columns, texts_at
+from .columns import Columns, columns, has_text, texts_at
 from .flow_context import CONTEXT_COLUMNS, context_at, keep_context
 from .flow_keys import flow_keys
 from .flow_rows import flow_rows, timeouts
@@ -53,7 +53,7 @@ _COLUMNS: dict[str, tuple[object, object]] = {
 _COLUMNS |= {name: (np.uint32, 0) for name in ("pk0", "pk1", "retrans", "ooo", "dup", "zw")}
 _COLUMNS |= {name: (np.int64, 0) for name in ("by0", "by1", "pay0", "pay1")}
 _COLUMNS |= {name: (object, None) for name in ("proto", "src", "dst", "service")}
-_COLUMNS |= {name: (object, None) for name in ("server_name", "community_id")}
+_COLUMNS |= {name: (object, None) for name in ("server_name", "community_id", "sensor")}
 _COLUMNS |= CONTEXT_COLUMNS
 
 
@@ -232,8 +232,9 @@ class FlowTracker:
         finite = np.isfinite(idle)  # None (no timeout) is inf: never
         t["idle"][new] = np.where(finite, idle, 0).astype(np.int64)
         t["idle"][new][~finite] = NEVER
-        for c in ("proto", "src", "dst"):
-            t[c][new] = texts_at(df, c, head)
+        for c in ("proto", "src", "dst", "sensor"):
+            if c != "sensor" or has_text(df, c):
+                t[c][new] = texts_at(df, c, head)
         t["community_id"][new] = community_ids(df, head)
         self._index(np.arange(new.start, new.stop))
 

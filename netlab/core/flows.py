@@ -63,6 +63,9 @@ def assign_flows_sides_reuse(
     src, dst = _endpoint_codes(df)
     sport, dport = flow_ports(df)
     proto = pd.factorize(df["proto"].astype(object).fillna(""))[0].astype(np.int64)
+    if "sensor" in df.columns:  # one connection seen by two sensors is two flows
+        sensor = pd.factorize(df["sensor"].astype(object).fillna(""))[0].astype(np.int64)
+        proto = proto * (int(sensor.max()) + 1) + sensor
     has = (src >= 0) & (dst >= 0)
     # the endpoint (address, port) of each side, and which side is "lower": a direction-free key
     a = src * 65536 + np.maximum(sport, 0)

@@ -9,6 +9,7 @@ packet. Each append bumps a version counter, so a consumer can ask for just the 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,16 +39,37 @@ class StringPool:
 
 class _Store:
     """The ring arrays of one column; a nullable column's mask is one bit (`bit`) of the
-    frame's shared `missing` array rather than a byte of its own."""
+    frame's shared `missing` array rather than a byte of its own. A text column with a code
+    dtype of its own (the sensor: a few names) keeps its own small pool."""
 
     def __init__(self, col: Column, capacity: int, bit: int | None) -> None:
         self.col = col
-        self.coded = col.codec.coded  # values are codes into the frame's string pool
+        self.coded = col.codec.coded  # values are codes into a string pool
+        self.pool: StringPool | None = None  # None: the frame's shared pool
         if self.coded:
-            self.values: npt.NDArray[Any] = np.full(capacity, -1, dtype=np.int32)
+            code_dtype = np.dtype(col.numpy_dtype or np.int32)
+            self.values: npt.NDArray[Any] = np.full(capacity, -1, dtype=code_dtype)
+            if col.numpy_dtype:
+                self.pool = StringPool()
+                self.limit = int(np.iinfo(code_dtype).max)
         else:
             self.values = np.zeros(capacity, dtype=col.numpy_dtype)
         self.bit = bit
+
+    def own_codes(self, texts: list[str], live: Callable[[], I64]) -> npt.NDArray[np.int32]:
+        """Codes for `texts` in this column's own pool. When it would outgrow its code dtype,
+        the pool first keeps only the texts of the rows still in the ring (`live()`); texts
+        that still find no room are stored as missing (never a wrapped code)."""
+        assert self.pool is not None
+        if len(self.pool) + len(texts) > self.limit:
+            rows = live()
+            codes, strings = compact_codes(self.values[rows].astype(np.int64), self.pool.strings)
+            self.pool = StringPool(strings)
+            self.values[:] = -1
+            self.values[rows] = codes
+        table = self.pool.codes_for(texts)
+        table[table > self.limit] = -1
+        return table
 
 
 MASKED = [c.name for c in STORED_COLUMNS if c.codec.masked]
@@ -105,7 +127,10 @@ class RollingFrame:
             missing = np.zeros(m, dtype=np.uint16)
             for name, store in self._stores.items():
                 values = batch.values[name]
-                if store.coded:
+                if store.pool is not None:
+                    texts = batch.categories[name]
+                    values = store.own_codes(texts, lambda: self._ordered(self._count))[values]
+                elif store.coded:
                     values = self._pool.codes_for(batch.categories[name])[values]
                 store.values[tail : tail + first] = values[:first]
                 store.values[: m - first] = values[first:]
@@ -141,7 +166,7 @@ class RollingFrame:
 
     def _compact_pool(self) -> None:
         idx = self._ordered(self._count)
-        text = [s for s in self._stores.values() if s.coded]
+        text = [s for s in self._stores.values() if s.coded and s.pool is None]
         codes, strings = compact_codes(
             np.concatenate([s.values[idx] for s in text]), self._pool.strings
         )
@@ -186,6 +211,9 @@ class RollingFrame:
                 if store.bit is not None:
                     masks[name] = ((missing >> store.bit) & 1).astype(bool)
                 if store.coded:
-                    values[name], categories[name] = compact_codes(values[name], self._pool.strings)
+                    pool = store.pool or self._pool
+                    values[name], categories[name] = compact_codes(
+                        values[name].astype(np.int64), pool.strings
+                    )
             first_version = self._version - count + 1
         return Batch(count, values, masks, categories, first_version)

@@ -115,6 +115,14 @@ COLUMNS: tuple[Column, ...] = (
         "The packet's flow, numbered from 0 in order of first packet (a row of netlab.flows)",
     ),
     Column(
+        "sensor",
+        Kind.TEXT,
+        "int16",  # a frame stores it as int16 codes into a few names of its own
+        "",
+        "The sensor that saw the packet: the capture's or server's NETLAB_SENSOR (default the "
+        "host name); missing in read_pcap's frames",
+    ),
+    Column(
         "summary",
         Kind.TEXT,
         "",

@@ -38,6 +38,51 @@ def conversations(df: pd.DataFrame, n: int | None = None) -> pd.DataFrame:
     return out.head(n) if n else out
 
 
+SENSOR_COLUMNS = ("sensor", "packets", "bytes", "packets/s", "hosts", "flows", "tcp_trouble")
+
+
+def sensor_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per sensor of a (merged) frame, side by side: packets, bytes, the packet rate
+    over its own span of time, distinct hosts and flows, and packets TCP analysis flagged.
+    Rows that name no sensor (read_pcap's) are one row, "-"."""
+    if df.empty:
+        return pd.DataFrame({c: [] for c in SENSOR_COLUMNS})
+    sensor = df["sensor"].astype(object).fillna("-") if "sensor" in df else "-"
+    work = pd.DataFrame(
+        {
+            "sensor": sensor,
+            "ts": df["ts"].array.asi8,
+            "length": df["length"].to_numpy(dtype=np.int64),
+            "flow": df["flow"].astype("Int64") if "flow" in df else pd.NA,
+            "trouble": (df["tcp_analysis"].to_numpy(dtype=np.int64) != 0)
+            if "tcp_analysis" in df
+            else False,
+        }
+    )
+    groups = work.groupby("sensor", sort=True)
+    out = groups.agg(
+        packets=("length", "size"),
+        bytes=("length", "sum"),
+        first=("ts", "min"),
+        last=("ts", "max"),
+        flows=("flow", "nunique"),
+        tcp_trouble=("trouble", "sum"),
+    )
+    span = (out["last"] - out["first"]) / 1e9
+    out["packets/s"] = np.where(span > 0, out["packets"] / span.where(span > 0, 1), 0.0).round(1)
+    addresses = pd.concat(
+        [
+            pd.DataFrame({"sensor": sensor, "host": df["src"].astype(object)}),
+            pd.DataFrame({"sensor": sensor, "host": df["dst"].astype(object)}),
+        ]
+    ).dropna()
+    out["hosts"] = addresses.groupby("sensor")["host"].nunique().reindex(out.index).fillna(0)
+    out = out.reset_index()
+    return out[list(SENSOR_COLUMNS)].astype(
+        {"packets": "int64", "bytes": "int64", "hosts": "int64", "flows": "int64"}
+    )
+
+
 def protocol_mix(df: pd.DataFrame) -> pd.DataFrame:
     """Packets and bytes per protocol, biggest first."""
     proto = df["proto"].astype(str).where(df["proto"].notna(), "other")

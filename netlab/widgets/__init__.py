@@ -10,6 +10,7 @@ from .flow_table import FlowTable
 from .grid import DataGrid
 from .protocols import ProtocolHierarchy
 from .refresher import Refresher, Update
+from .sensors import Sensors
 from .sparkline import RateSparkline
 from .stream_view import StreamView
 from .table import PacketTable
@@ -28,6 +29,7 @@ __all__ = [
     "ProtocolHierarchy",
     "RateSparkline",
     "Refresher",
+    "Sensors",
     "StreamView",
     "Talkers",
     "Update",

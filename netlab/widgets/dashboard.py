@@ -30,12 +30,13 @@ from .explain import ExplainPanel
 from .flow_table import FlowTable
 from .protocols import ProtocolHierarchy
 from .refresher import Refresher, Update
+from .sensors import Sensors
 from .sparkline import RateSparkline
 from .stream_view import StreamView
 from .table import PacketTable
 from .talkers import Talkers
 
-TABS = ("Packets", "Flows", "Talkers", "Protocols", "Alerts")
+TABS = ("Packets", "Flows", "Talkers", "Protocols", "Alerts", "Sensors")
 SUMMARY_EVERY = 1.0  # seconds between recounts of the talkers and protocols on view
 
 
@@ -67,7 +68,8 @@ class Dashboard(w.VBox):  # type: ignore[misc]
     """An analyst's workbench on one capture: a header (source, capture filter, rates, drops,
     alerts), the IO graph, then tabs: Packets (grid, display filter, the selected packet's
     layers, its stream, explain), Flows (with TCP health; the selected one's stream),
-    Talkers, Protocols (hierarchy) and Alerts (with evidence, explained on demand)."""
+    Talkers, Protocols (hierarchy), Alerts (with evidence, explained on demand) and Sensors
+    (a merged capture's sensors side by side)."""
 
     def __init__(
         self,
@@ -103,6 +105,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         self.flows.watch(capture)  # its live table, and the flows it ends
         self.talkers = Talkers()
         self.protocols = ProtocolHierarchy()
+        self.sensors = Sensors()
         self.alert_list = AlertList(lambda: capture.frame.snapshot(), settings)
         self._summarised = 0.0
         # the selected packet's layers, dissected from the bytes the capture keeps
@@ -131,7 +134,14 @@ class Dashboard(w.VBox):  # type: ignore[misc]
         packets = w.VBox([self.table, self.detail, self.stream_view, self.explain])
         packets.add_class("netlab-tab-packets")
         self.tabs = w.Tab(
-            children=[packets, self.flows, self.talkers, self.protocols, self.alert_list],
+            children=[
+                packets,
+                self.flows,
+                self.talkers,
+                self.protocols,
+                self.alert_list,
+                self.sensors,
+            ],
             titles=TABS,
         )
         self.tabs.add_class("netlab-tabs")
@@ -162,7 +172,7 @@ class Dashboard(w.VBox):  # type: ignore[misc]
             self.flows.refresh(update)
         elif tab == "Alerts":
             self.alert_list.refresh(update)
-        elif tab in ("Talkers", "Protocols"):
+        elif tab in ("Talkers", "Protocols", "Sensors"):
             now = time.monotonic()
             if now - self._summarised >= SUMMARY_EVERY:
                 self._fill_tab()
@@ -177,6 +187,8 @@ class Dashboard(w.VBox):  # type: ignore[misc]
             self.talkers.show(rows)
         elif tab == "Protocols":
             self.protocols.show(rows)
+        elif tab == "Sensors":
+            self.sensors.show(rows)
         elif tab == "Flows":
             self.flows.refresh(Update(none, None, [], none, 0))
         elif tab == "Alerts":

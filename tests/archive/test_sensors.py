@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pandas as pd
+import pytest
 
 import netlab
 
@@ -82,3 +83,92 @@ def test_three_servers_archive_under_their_sensor_names(tmp_path):
     assert dict(zip(flows["sensor"], flows["n"], strict=True)) == {
         sensor: len(netlab.flows(frame)) for sensor, frame in zip(SENSORS, frames, strict=True)
     }
+
+
+def _serve(sensor: str, path: Path, *extra: str) -> tuple[int, subprocess.Popen[str]]:
+    port = _free_port()
+    env = {**os.environ, "NETLAB_SENSOR": sensor}
+    command = [sys.executable, "-m", "netlab", "serve", "--source", str(path), "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while True:  # up and answering
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline, f"{sensor} did not start"
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5)
+            return port, process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
+def test_one_capture_merges_three_servers_with_a_sensor_column(tmp_path):
+    # the same capture replayed by three servers: only the sensor tells their rows apart
+    demo = netlab.demo_pcap()
+    names = ["north", "south", "west"]
+    servers = [_serve(name, demo, "--speed", "4", "--no-loop") for name in names]
+    urls = [f"ws://127.0.0.1:{port}/ws" for port, _ in servers]
+    try:
+        with netlab.Capture(urls) as cap:
+            deadline = time.monotonic() + 120
+            while True:
+                seen = cap.frame.snapshot()["sensor"].value_counts()
+                if all(seen.get(name, 0) >= 300 for name in names):
+                    break
+                assert time.monotonic() < deadline, f"rows by sensor: {seen.to_dict()}"
+                time.sleep(0.2)
+            frame = cap.frame.snapshot()
+            flows = cap.flows.snapshot()
+            assert not cap.stats.problems
+            whole = netlab.read_pcap(demo).set_index("number")
+            for name in names:
+                mine = frame[frame["sensor"] == name]
+                want = whole.loc[mine["number"]]
+                # (times are not compared: a server replays a file in its own present)
+                for column in ("length", "src", "dst", "sport", "dport", "tcp_seq"):
+                    assert (
+                        mine[column].astype(object).tolist() == want[column].astype(object).tolist()
+                    ), (name, column)
+            # one flow table: the same connection seen by three sensors is three flows
+            assert (frame.groupby("flow", observed=True)["sensor"].nunique() == 1).all()
+            assert set(flows["sensor"]) == set(names)
+            per_sensor = flows.groupby("sensor", observed=True).size()
+            assert per_sensor.min() > 0
+            # the same packets three times over are no retransmissions
+            bit = netlab.TCP_ANALYSIS_FLAGS["retransmission"]
+            retransmitted = (frame["tcp_analysis"] & bit) != 0
+            assert retransmitted.sum() <= ((whole["tcp_analysis"] & bit) != 0).sum()
+            # each row's bytes come from its own sensor's server
+            rows = pd.concat([frame[frame["sensor"] == n].tail(20) for n in names])
+            out = tmp_path / "merged.pcap"
+            netlab.write_pcap(rows, out)
+            back = netlab.read_pcap(out)
+            assert back["length"].tolist() == rows["length"].tolist()
+            assert back["src"].astype(object).tolist() == rows["src"].astype(object).tolist()
+            assert netlab.dissect(rows.iloc[-1]).layers
+    finally:
+        for _, process in servers:
+            process.send_signal(signal.SIGTERM)
+        for _, process in servers:
+            process.wait(60)
+
+
+def test_a_list_of_sources_must_be_servers():
+    with pytest.raises(netlab.CaptureError, match="ws://"):
+        netlab.Capture(["ws://127.0.0.1:1/ws", "eth0"])
+    with pytest.raises(netlab.NetlabError, match="at least one"):
+        netlab.Capture([])
+
+
+def test_servers_joined_by_commas_are_one_merged_source():
+    from netlab.config import Settings
+    from netlab.sources.factory import make_source
+    from netlab.sources.merged import MergedSource
+
+    source = make_source("ws://127.0.0.1:1/ws, ws://127.0.0.1:2/ws", "", Settings(), None, False)
+    assert isinstance(source, MergedSource)
+    assert [r.url for r in source.remotes] == ["ws://127.0.0.1:1/ws", "ws://127.0.0.1:2/ws"]
+    with pytest.raises(netlab.CaptureError, match="cannot connect"):
+        source.open()  # nothing listens there: said, and nothing is left connected
+    assert all(r._thread is None for r in source.remotes)

@@ -110,3 +110,30 @@ def test_a_syn_flood_against_a_bounded_table():
     done = pd.concat(ended)
     assert (done["state"] == "S0").all() and (done["history"] == "S").all()
     assert tracker.nbytes / len(tracker) < 400  # numbers and pointers (the strings are shared)
+
+
+def test_the_sensor_is_part_of_a_flow():
+    # one capture seen by two sensors, packets interleaved: each sensor's flows are the
+    # capture's own, offline and live, and no packet is taken for the other's retransmission
+    df = netlab.read_pcap(TROUBLE / "loss.pcap")
+    copies = []
+    for k, name in enumerate(["a", "b"]):
+        copy = df.copy()
+        copy["sensor"] = pd.Categorical([name] * len(df))
+        copy.index = np.arange(len(df)) * 2 + k
+        copies.append(copy)
+    both = pd.concat(copies).sort_index().reset_index(drop=True)
+    both = both.drop(columns=["flow"])  # assigned again, with the sensor in the key
+    both["sensor"] = both["sensor"].astype("category")
+    want = _comparable(netlab.flows(df)).drop(columns=["flow", "sensor"])
+    tracker = FlowTracker(10**6)
+    _, flags, ended = _feed(tracker, both.assign(flow=pd.NA), 50, as_batches=True)
+    live = pd.concat([*ended, tracker.snapshot()])
+    for table in (netlab.flows(both), live):
+        assert sorted(table["sensor"].astype(str).unique()) == ["a", "b"]
+        for name in ["a", "b"]:
+            mine = table[table["sensor"] == name].drop(columns=["sensor"])
+            mine = _comparable(mine.assign(part=0)).drop(columns=["flow"])
+            pd.testing.assert_frame_equal(mine, want.reset_index(drop=True), check_dtype=False)
+    assert (flags[0::2] == df["tcp_analysis"].to_numpy()).all()
+    assert (flags[1::2] == df["tcp_analysis"].to_numpy()).all()

@@ -11,7 +11,8 @@ import pytest
 
 import netlab
 from conftest import DATA
-from netlab.core.summary import protocol_hierarchy
+from netlab.archive import default_sensor
+from netlab.core.summary import protocol_hierarchy, sensor_summary
 from netlab.data import DEMO_PCAP
 from netlab.widgets import Dashboard
 from netlab.widgets.alert_list import AlertList, alert_rows
@@ -177,6 +178,10 @@ def test_the_dashboard_tabs_fill_when_opened():
             assert pane.total > 0
         dash.tabs.selected_index = 3
         assert "Ethernet" in dash.protocols.html.value
+        dash.tabs.selected_index = 5  # Sensors: this capture's own name, one row
+        assert dash.sensors.grid.total == 1
+        own = default_sensor(dash.capture.settings.sensor)
+        assert dash.sensors.grid.data["sensor"].tolist() == [own]
         assert dash.refresher.errors == []
     finally:
         dash.close()
@@ -261,3 +266,24 @@ def test_a_row_selected_after_newer_rows_pushed_it_away_comes_back_into_view(dem
     assert clicked in [row[0] for row in grid.window]
     grid.data = demo.iloc[:200]  # and from then on the view holds it
     assert clicked in [row[0] for row in grid.window]
+
+
+def test_sensors_side_by_side_match_pandas(demo):
+    # two sensors that saw different parts of the demo capture
+    a, b = demo.iloc[:3000].copy(), demo.iloc[3000:4000].copy()
+    a["sensor"], b["sensor"] = "north", "south"
+    both = pd.concat([a, b], ignore_index=True)
+    both["sensor"] = both["sensor"].astype("category")
+    got = sensor_summary(both).set_index("sensor")
+    assert got.index.tolist() == ["north", "south"]
+    for name, part in (("north", a), ("south", b)):
+        row = got.loc[name]
+        assert row["packets"] == len(part) and row["bytes"] == part["length"].sum()
+        assert row["flows"] == part["flow"].nunique()
+        hosts = set(part["src"].dropna().astype(str)) | set(part["dst"].dropna().astype(str))
+        assert row["hosts"] == len(hosts)
+        assert row["tcp_trouble"] == (part["tcp_analysis"] != 0).sum()
+        span = (part["ts"].max() - part["ts"].min()).total_seconds()
+        assert row["packets/s"] == round(len(part) / span, 1)
+    assert sensor_summary(demo)["sensor"].tolist() == ["-"]  # read_pcap's rows name none
+    assert sensor_summary(demo.iloc[:0]).empty
