@@ -73,18 +73,22 @@ class MergedSource(SourceBase):
         if batch is None:
             return None
         # rows a server did not name (an older netlab) are named by its address
-        batch = stamp_sensor(batch, urlsplit(remote.url).netloc)
+        address = urlsplit(remote.url).netloc
+        batch = stamp_sensor(batch, address)
         codes, texts = batch.text("sensor")
+        names = list(texts)
         for k in np.unique(codes[codes >= 0]).tolist():
-            known = self.sensors.get(texts[k])
-            if known is None:
-                with self._lock:
-                    self.sensors[texts[k]] = remote
-            elif known is not remote:
+            with self._lock:
+                owner = self.sensors.setdefault(names[k], remote)
+                if owner is not remote:  # two servers of one name (both the host's, say)
+                    names[k] = f"{names[k]}@{address}"
+                    self.sensors.setdefault(names[k], remote)
+            if owner is not remote:
                 remote._problem(
-                    f"sensor {texts[k]!r} is also {known.url}'s name: their rows cannot be told "
-                    "apart (give each server its own NETLAB_SENSOR)"
+                    f"sensor {texts[k]!r} is also {owner.url}'s name: its rows are named "
+                    f"{names[k]!r} here (give each server its own NETLAB_SENSOR)"
                 )
+        batch.categories["sensor"] = names
         return batch
 
     def counters(self, received: int) -> SourceCounters:

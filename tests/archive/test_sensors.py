@@ -172,3 +172,21 @@ def test_servers_joined_by_commas_are_one_merged_source():
     with pytest.raises(netlab.CaptureError, match="cannot connect"):
         source.open()  # nothing listens there: said, and nothing is left connected
     assert all(r._thread is None for r in source.remotes)
+
+
+def test_two_servers_of_one_name_are_told_apart():
+    from netlab.core.batch import Batch, stamp_sensor
+    from netlab.sources.merged import MergedSource
+
+    source = MergedSource(["ws://127.0.0.1:1/ws", "ws://127.0.0.1:2/ws"])
+    rows = netlab.read_pcap(TROUBLE / "loss.pcap").head(5)
+    first, second = source.remotes
+    got_first = source._named(first, stamp_sensor(Batch.from_frame(rows), "host"))
+    got_second = source._named(second, stamp_sensor(Batch.from_frame(rows), "host"))
+    assert set(got_first.to_frame()["sensor"]) == {"host"}
+    assert set(got_second.to_frame()["sensor"]) == {"host@127.0.0.1:2"}
+    assert source.sensors == {"host": first, "host@127.0.0.1:2": second}
+    assert "NETLAB_SENSOR" in source.problems[-1]
+    # rows a server did not name are named by its address
+    unnamed = source._named(first, Batch.from_frame(rows))
+    assert set(unnamed.to_frame()["sensor"]) == {"127.0.0.1:1"}
