@@ -236,3 +236,23 @@ def test_custom_detector_in_ten_lines_of_pandas(tmp_path):
     alert = cap.alerts[0]
     assert alert.detector == "dns_storm" and alert.context["name"] == "a.example"
     assert math.isnan(alert.z)
+
+
+def test_a_dns_server_answering_many_clients_is_no_port_scan(tmp_path):
+    # 150 clients ask one DNS server within a second: its answers go to 150 ephemeral ports
+    frames, times = [], []
+    for k in range(150):
+        client, port = f"10.9.{k // 200}.{k % 200 + 1}", 30000 + k
+        frames.append(synth.ether(synth.ipv4(client, "10.0.0.53", 17, synth.udp(port, 53, b"q"))))
+        frames.append(synth.ether(synth.ipv4("10.0.0.53", client, 17, synth.udp(53, port, b"a"))))
+        times += [T0 + k / 200, T0 + k / 200 + 0.001]
+    assert detect(_frame(times, frames, tmp_path), [PortScanDetector()]) == []
+    # the same 150 ports probed from an ephemeral port are a scan
+    probes = [
+        synth.ether(synth.ipv4("10.0.0.66", "10.0.0.7", 17, synth.udp(40000, 30000 + k, b"")))
+        for k in range(150)
+    ]
+    alerts = detect(
+        _frame([T0 + k / 200 for k in range(150)], probes, tmp_path), [PortScanDetector()]
+    )
+    assert len(alerts) == 1 and "10.0.0.66" in alerts[0].message

@@ -2,21 +2,66 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ..alerts import NS, Alert, timestamp
+from ..columns import columns
+
+I64 = npt.NDArray[np.int64]
 
 
-def _pairs(rows: pd.DataFrame, a: str, b: str) -> list[tuple[str, int, int]]:
-    """Distinct (a, b) pairs of the rows with the newest time of each: (a, b, ns).
+@dataclass
+class _Rows:
+    """The columns a scan detector reads, as arrays (text as codes into `*_texts`); built
+    once per batch without copying the batch's other columns."""
 
-    `a` is read as text and `b` as an integer column."""
-    keys = pd.DataFrame(
-        {"a": rows[a].astype(str), "b": rows[b].astype("int64"), "t": rows["ts"].array.asi8}
-    )
-    last = keys.groupby(["a", "b"], sort=False, as_index=False)["t"].max()
-    return list(zip(last["a"].tolist(), last["b"].tolist(), last["t"].tolist(), strict=True))
+    src: I64
+    src_texts: Sequence[str]
+    dst: I64
+    dst_texts: Sequence[str]
+    sport: I64
+    dport: I64
+    t: I64
+
+    @classmethod
+    def of(cls, batch: pd.DataFrame, keep: npt.NDArray[np.bool_]) -> _Rows:
+        cols = columns(batch)
+        src, src_texts = cols.text("src")
+        dst, dst_texts = cols.text("dst")
+        sport, dport = cols.ints("sport"), cols.ints("dport")
+        keep = keep & (src >= 0) & (dst >= 0) & (dport >= 0)
+        t = cols.ints("ts")
+        return cls(src[keep], src_texts, dst[keep], dst_texts, sport[keep], dport[keep], t[keep])
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @cached_property
+    def src_code(self) -> dict[str, int]:
+        """The code of each source text."""
+        return {text: k for k, text in enumerate(self.src_texts)}
+
+
+def _last_of(keys: I64, t: I64) -> I64:
+    """The position of the newest row of each distinct key."""
+    order = np.lexsort((t, keys))
+    k = keys[order]
+    return order[np.r_[k[1:] != k[:-1], True]]
+
+
+def _first_of(keys: I64) -> I64:
+    """The position of the first row (in row order) of each distinct key."""
+    return np.unique(keys, return_index=True)[1]
+
+
+def _tcp_flags(batch: pd.DataFrame) -> I64:
+    return columns(batch).ints("tcp_flags")
 
 
 class PortScanDetector:
@@ -42,9 +87,7 @@ class PortScanDetector:
         self._first: dict[str, dict[int, int]] = {}
         self._last_alert: dict[str, int] = {}
 
-    def _crossing(
-        self, src: str, probes: pd.DataFrame
-    ) -> tuple[int, int, int, dict[str, int]] | None:
+    def _crossing(self, src: str, probes: _Rows) -> tuple[int, int, int, dict[str, int]] | None:
         """(time, ports, first port's time, {host: last seen}) at the first probe of this batch
         from `src` where its distinct ports within the window reached min_ports; None if none.
 
@@ -54,12 +97,11 @@ class PortScanDetector:
         ports_now = self._ports.get(src, {})
         if len(ports_now) < self.min_ports:
             return None
-        mine = probes[(probes["src"].astype(str) == src).to_numpy()]
-        t = mine["ts"].array.asi8
-        order = np.argsort(t, kind="stable")
-        t = t[order]
-        port_of = mine["dport"].astype("int64").to_numpy()[order]
-        host_of = mine["dst"].astype(str).to_numpy()[order]
+        mine = np.flatnonzero(probes.src == probes.src_code[src])
+        order = mine[np.argsort(probes.t[mine], kind="stable")]
+        t = probes.t[order]
+        port_of = probes.dport[order]
+        host_of = np.asarray(probes.dst_texts, dtype=object)[probes.dst[order]]
         batch_start = int(t[0])
         # ports and hosts as they were before this batch (last seen before it)
         before = {p: v for p, v in self._first.get(src, {}).items() if v < batch_start}
@@ -83,41 +125,48 @@ class PortScanDetector:
 
     def update(self, batch: pd.DataFrame) -> list[Alert]:
         """Look for sources touching at least `min_ports` distinct ports."""
-        flags = batch["tcp_flags"].to_numpy(dtype="int64", na_value=-1)
+        flags = _tcp_flags(batch)
         syn_only = (flags >= 0) & ((flags & 0x12) == 0x02)
-        udp = (batch["proto"] == "UDP").to_numpy(dtype=bool, na_value=False)
-        probes = batch[(syn_only | udp) & batch["dport"].notna().to_numpy()]
-        if probes.empty:
+        cols = columns(batch)
+        codes, protos = cols.text("proto")
+        udp = codes == (list(protos).index("UDP") if "UDP" in protos else -2)
+        # a datagram from a well-known port to an ephemeral one is a service's answer (a DNS
+        # server answering a hundred clients is no scan), not a probe
+        sport, dport = cols.ints("sport"), cols.ints("dport")
+        answer = (sport >= 0) & (sport < 1024) & (dport >= 1024)
+        probes = _Rows.of(batch, syn_only | (udp & ~answer))
+        if not len(probes):
             return []
+        # distinct (source, port) and (source, host) pairs, each at its newest time
+        src_texts = np.asarray(probes.src_texts, dtype=object)
+        dst_texts = np.asarray(probes.dst_texts, dtype=object)
         touched: set[str] = set()
-        for src, port, t in _pairs(probes, "src", "dport"):
+        last = _last_of(probes.src * 65536 + probes.dport, probes.t)
+        for src, port, t in zip(
+            src_texts[probes.src[last]].tolist(),
+            probes.dport[last].tolist(),
+            probes.t[last].tolist(),
+            strict=True,
+        ):
             ports = self._ports.setdefault(src, {})
             if port not in ports:
                 self._first.setdefault(src, {})[port] = t
             ports[port] = t
             touched.add(src)
-        seen_hosts = (
-            pd.DataFrame(
-                {
-                    "src": probes["src"].astype(str),
-                    "dst": probes["dst"].astype(str),
-                    "t": probes["ts"].array.asi8,
-                }
-            )
-            .groupby(["src", "dst"], sort=False, as_index=False)["t"]
-            .max()
-        )
+        last = _last_of(probes.src * max(len(dst_texts), 1) + probes.dst, probes.t)
         for src, dst, t in zip(
-            seen_hosts["src"].tolist(),
-            seen_hosts["dst"].tolist(),
-            seen_hosts["t"].tolist(),
+            src_texts[probes.src[last]].tolist(),
+            dst_texts[probes.dst[last]].tolist(),
+            probes.t[last].tolist(),
             strict=True,
         ):
             self._hosts.setdefault(src, {})[dst] = t
         alerts = []
         for src in touched:
-            crossing = self._crossing(src, probes)
             newest = max(self._ports[src].values())
+            # within its cooldown up to its newest probe, a source cannot alert: no replay
+            quiet = newest - self._last_alert.get(src, -(1 << 62)) < self.cooldown_ns
+            crossing = None if quiet else self._crossing(src, probes)
             cutoff = newest - self.window_ns
             ports = {p: t for p, t in self._ports[src].items() if t >= cutoff}
             self._ports[src] = ports
@@ -178,42 +227,25 @@ class SynFloodDetector:
 
     def update(self, batch: pd.DataFrame) -> list[Alert]:
         """Count half-open connections per destination service."""
-        flags = batch["tcp_flags"].to_numpy(dtype="int64", na_value=-1)
-        syn = batch[(flags >= 0) & ((flags & 0x12) == 0x02)]
-        if len(syn):
-            keys = pd.DataFrame(
-                {
-                    "dst": syn["dst"].astype(str),
-                    "dport": syn["dport"].astype("int64"),
-                    "src": syn["src"].astype(str),
-                    "sport": syn["sport"].astype("int64"),
-                    "t": syn["ts"].array.asi8,
-                }
-            )
-            for dst, dport, src, sport, t in keys.itertuples(index=False):
-                self._conns.setdefault((dst, dport), {}).setdefault((src, sport), [t, 0])
+        flags = _tcp_flags(batch)
+        syn = _Rows.of(batch, (flags >= 0) & ((flags & 0x12) == 0x02))
+        services: set[tuple[str, int]] = set()
+        for dst, dport, src, sport, t in _distinct_connections(syn):
+            self._conns.setdefault((dst, dport), {}).setdefault((src, sport), [t, 0])
+            services.add((dst, dport))
         if not self._conns:
             return []
-        ack = batch[(flags >= 0) & ((flags & 0x16) == 0x10)]
-        if len(ack):
-            for dst, dport, src, sport in zip(
-                ack["dst"].astype(str),
-                ack["dport"].astype("int64"),
-                ack["src"].astype(str),
-                ack["sport"].astype("int64"),
-                strict=True,
-            ):
-                conn = self._conns.get((dst, dport), {}).get((src, sport))
-                if conn is not None:
-                    conn[1] = 1
+        # an ACK completes its connection: each connection looked up once per batch
+        ack = _Rows.of(batch, (flags >= 0) & ((flags & 0x16) == 0x10))
+        for dst, dport, src, sport, _t in _distinct_connections(ack):
+            conn = self._conns.get((dst, dport), {}).get((src, sport))
+            if conn is not None:
+                conn[1] = 1
         if not len(syn):
             return []
-        newest = int(batch["ts"].array.asi8.max())
+        newest = int(columns(batch).ints("ts").max())
         alerts = []
-        for service in {
-            (d, p)
-            for d, p in zip(syn["dst"].astype(str), syn["dport"].astype("int64"), strict=True)
-        }:
+        for service in services:
             conns = {
                 k: v for k, v in self._conns[service].items() if v[0] >= newest - self.window_ns
             }
@@ -244,3 +276,25 @@ class SynFloodDetector:
                 )
             )
         return alerts
+
+
+def _distinct_connections(rows: _Rows) -> list[tuple[str, int, str, int, int]]:
+    """(dst, dport, src, sport, time) of each distinct connection among `rows`, at its first
+    row (in row order)."""
+    if not len(rows):
+        return []
+    n_src = max(len(rows.src_texts), 1)
+    ends = (rows.dst * 65536 + rows.dport) * n_src + rows.src  # < 2**63 for any real batch
+    at = _first_of(pd.factorize(ends)[0] * 65536 + np.maximum(rows.sport, 0))
+    dst = np.asarray(rows.dst_texts, dtype=object)[rows.dst[at]]
+    src = np.asarray(rows.src_texts, dtype=object)[rows.src[at]]
+    return list(
+        zip(
+            dst.tolist(),
+            rows.dport[at].tolist(),
+            src.tolist(),
+            rows.sport[at].tolist(),
+            rows.t[at].tolist(),
+            strict=True,
+        )
+    )
