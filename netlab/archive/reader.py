@@ -9,6 +9,7 @@ files skipped with a warning instead of failing every query.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class Archive:
             raise ArchiveError(f"{self.root}: no such archive directory")
         self._checked: dict[Path, tuple[int, int, bool]] = {}  # path -> (size, mtime, ok)
         self.skipped: list[str] = []  # files left out, each with the reason
+        self._lock = threading.Lock()  # one query at a time in the session
+        self._con: Any = None  # the DuckDB session of sql(), opened by the first query
+        self._views: dict[str, tuple[Path, ...]] = {}  # the files each view reads now
 
     def __repr__(self) -> str:
         return f"<Archive {self.root}>"
@@ -96,28 +100,52 @@ class Archive:
     def sql(self, query: str, **params: Any) -> pd.DataFrame:
         """Run `query` in DuckDB, with views `packets`, `flows` and `alerts` over the
         archive's files as they are now (partition columns sensor, date and hour included);
-        `$name` parameters come from `params`."""
+        `$name` parameters come from `params`.
+
+        The queries of one Archive share a DuckDB session (opened by the first, ended by
+        `close()`): a view is made again only when its files changed, and what a query
+        creates (a table, a macro) is there for the next."""
         import duckdb
 
-        con = duckdb.connect()
-        try:
+        with self._lock:
+            if self._con is None:
+                self._con = duckdb.connect()
+                self._views.clear()
+            con = self._con
             for table in TABLES:
-                files = self.files(table)
+                files = tuple(self.files(table))
+                if self._views.get(table) == files:
+                    continue
                 if files:  # (a view cannot take parameters: the paths are quoted here)
                     quoted = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
                     con.execute(
-                        f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{quoted}], "
-                        "hive_partitioning = true, union_by_name = true)"
+                        f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
+                        f"[{quoted}], hive_partitioning = true, union_by_name = true)"
                     )
                 else:
                     con.register(f"_{table}_empty", _empty(table))
-                    con.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
+                    con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM _{table}_empty")
+                self._views[table] = files
             try:
-                return con.execute(query, params or None).df()
+                result: pd.DataFrame = con.execute(query, params or None).df()
+                return result
             except duckdb.Error as exc:
+                self._views.clear()  # (the query may have dropped or replaced a view)
                 raise ArchiveError(f"SQL: {exc}") from None
-        finally:
-            con.close()
+
+    def close(self) -> None:
+        """End the DuckDB session of `sql()` (the next query opens another); idempotent."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+                self._views.clear()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # frames --------------------------------------------------------------------------------
     def packets(

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..archive import Archive
 
 
 def cmd_archive(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from ..archive import open_archive
 
-    archive = open_archive(args.dir)  # ArchiveError (no such directory): main prints it
+    # ArchiveError (no such directory): main prints it
+    with open_archive(args.dir) as archive:
+        return _answer(archive, args)
+
+
+def _answer(archive: Archive, args: argparse.Namespace) -> int:
+    import pandas as pd
+
     if args.sql:
         result = archive.sql(args.sql)
         if args.format == "csv":

@@ -196,6 +196,18 @@ def test_sql_mistakes_and_missing_archives_are_clear(tmp_path, archived):
     archive = open_archive(archived[0])
     with pytest.raises(netlab.ArchiveError, match="SQL: .*nosuchcolumn"):
         archive.sql("SELECT nosuchcolumn FROM packets")
+    # after a mistake the views are still there; a session keeps what a query made
+    assert archive.sql("SELECT count(*) AS n FROM packets")["n"].iloc[0] > 0
+    archive.sql("CREATE TABLE talkers AS SELECT src, count(*) AS n FROM packets GROUP BY 1")
+    assert len(archive.sql("SELECT * FROM talkers")) > 0
+    archive.sql("DROP VIEW packets")  # a view a query dropped is made again after the error
+    with pytest.raises(netlab.ArchiveError, match="packets"):
+        archive.sql("SELECT count(*) FROM packets")
+    assert archive.sql("SELECT count(*) AS n FROM packets")["n"].iloc[0] > 0
+    archive.close()
+    archive.close()  # idempotent; the next query opens another session
+    with pytest.raises(netlab.ArchiveError, match="talkers"):
+        archive.sql("SELECT * FROM talkers")
     empty = tmp_path / "empty"
     empty.mkdir()
     assert open_archive(empty).sql("SELECT count(*) AS n FROM flows")["n"].iloc[0] == 0
@@ -315,16 +327,20 @@ def test_a_reader_while_the_writer_runs_sees_whole_files_only(tmp_path):
     seen: list[int] = []
     with netlab.Capture(path, speed=1.0, loop=True, archive=tmp_path, settings=settings) as cap:
         deadline = time.monotonic() + 120
+        archive = None
         while len(set(seen)) < 4:  # the archive grew under the reader several times
             assert time.monotonic() < deadline and cap.running, seen
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # never a half-written file
-                archive = open_archive(tmp_path)
+                # one Archive, one DuckDB session: its views follow the new files
+                archive = archive or open_archive(tmp_path)
                 n = int(archive.sql("SELECT count(*) AS n FROM packets")["n"].iloc[0])
                 assert len(archive.packets()) >= n
             assert not seen or n >= seen[-1]
             seen.append(n)
             time.sleep(0.05)
+        assert archive is not None
+        archive.close()
 
 
 def _hours_frame(hours: list[int], per_hour: int = 200) -> pd.DataFrame:
