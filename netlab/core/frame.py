@@ -212,8 +212,6 @@ class RollingFrame:
                     masks[name] = ((missing >> store.bit) & 1).astype(bool)
                 if store.coded:
                     pool = store.pool or self._pool
-                    values[name], categories[name] = compact_codes(
-                        values[name].astype(np.int64), pool.strings
-                    )
+                    values[name], categories[name] = compact_codes(values[name], pool.strings)
             first_version = self._version - count + 1
         return Batch(count, values, masks, categories, first_version)

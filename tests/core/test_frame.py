@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import numpy as np
@@ -147,3 +148,22 @@ def test_missing_values_survive_the_packed_masks():
     for col in [c.name for c in netlab.COLUMNS if c.codec.masked]:
         assert back[col].isna().tolist() == df[col].isna().tolist(), col
         assert back[col].dropna().tolist() == df[col].dropna().tolist(), col
+
+
+def test_the_sensor_keeps_its_own_small_pool():
+    # 40,000 sensor names in all, more than its int16 codes can tell apart at once: the pool
+    # keeps the names of the rows still in the frame, and every row keeps its own name
+    from netlab.core.batch import Batch
+
+    rows = netlab.read_pcap(netlab.demo_pcap()).head(100)
+    frame = RollingFrame(max_rows=150)
+    for k in range(400):
+        part = rows.copy()
+        part["sensor"] = pd.Categorical([f"s{k}-{i}" for i in range(100)])
+        frame.append(Batch.from_frame(part))
+    store = frame._stores["sensor"]
+    assert store.pool is not None and len(store.pool) <= store.limit
+    got = frame.snapshot()["sensor"].astype(str).tolist()
+    assert got == [f"s398-{i}" for i in range(50, 100)] + [f"s399-{i}" for i in range(100)]
+    # the shared pool of the other text columns never holds a sensor name
+    assert not any(re.fullmatch(r"s\d+-\d+", name) for name in frame._pool.strings)
