@@ -13,6 +13,7 @@ import pytest
 import synth
 from chromium import ARGS, CHROMIUM
 
+from netlab.archive import default_sensor
 from netlab.dashboard import voila as voila_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -256,6 +257,10 @@ def test_dashboard_lives_in_the_browser(voila, browser, tmp_path):
         alert_rows.first.click()
         page.locator("button.netlab-explain-selected-alert").click()
         expect(page.locator(".netlab-alert-explanation")).to_contain_text("offline", timeout=60_000)
+        _tab(page, "Sensors")  # one capture: one row, named as the dashboard's machine
+        expect(page.locator(".netlab-sensors-grid .netlab-grid-row").first).to_contain_text(
+            default_sensor(os.environ.get("NETLAB_SENSOR", "")), timeout=60_000
+        )
         _tab(page, "Packets")
 
         # still alive after several idle periods: the heartbeat keeps it running
