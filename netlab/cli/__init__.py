@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     dash = sub.add_parser("dashboard", help="start the Voilà dashboard and print its URL")
     dash.add_argument(
         "--source",
-        help="interface, capture file or ws:// server (default: "
+        help="interface, capture file, ws:// server, or ws:// servers joined by commas "
+        "(merged, a sensor column says whose each row is; default: "
         "NETLAB_SOURCE, live if permitted, else the demo capture)",
     )
     dash.add_argument("--host", default="127.0.0.1")
