@@ -153,7 +153,7 @@ class PacketTable(SelfFed, w.VBox):  # type: ignore[misc]
         merged = concat_frames(parts) if len(parts) > 1 else parts[0]
         index = np.concatenate([self.rows.index.to_numpy(), update.rows.index.to_numpy()])
         merged.index = pd.Index(index[-len(merged) :])
-        self.rows = merged.iloc[-self.keep :]
+        self.rows = trimmed(merged.iloc[-self.keep :])
         self.render()
 
     def filtered(self) -> pd.DataFrame:
@@ -219,3 +219,17 @@ def packet_tones(rows: pd.DataFrame) -> Sequence[str]:
     ]
     tones: list[str] = np.select(choices, ["bad", "syn", "tcp", "udp", "icmp", "arp"], "").tolist()
     return tones
+
+
+def trimmed(rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` with only the categories they use, once a column has four times more categories
+    than rows. A slice keeps all of its parent's categories, so a table keeping the newest
+    rows of an endless stream kept every address and name it ever saw: memory without bound
+    over days. (Trimmed rarely: a trimmed column's categories come in another order, which
+    makes the next merges slower.)"""
+    bloated: dict[str, pd.Series] = {
+        str(name): rows[name].cat.remove_unused_categories()
+        for name, dtype in rows.dtypes.items()
+        if isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) > 4 * len(rows) + 4096
+    }
+    return rows.assign(**bloated) if bloated else rows

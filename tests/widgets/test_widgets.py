@@ -185,3 +185,16 @@ def test_the_dashboard_shows_the_selected_packet_and_follows_its_flow():
         assert f"flow {int(tcp['flow'])}" in dash.stream_view.title.value
     finally:
         dash.close()
+
+
+def test_the_table_forgets_addresses_its_rows_no_longer_show(demo):
+    # a stream of new addresses: the kept rows' categories stay bounded, values intact
+    table = PacketTable(max_rows=5, keep=100)
+    rows = demo.iloc[:100].copy()
+    for k in range(60):
+        part = rows.copy()
+        part["src"] = pd.Categorical([f"10.{k}.{i // 250}.{i % 250 + 1}" for i in range(100)])
+        part.index = pd.RangeIndex(k * 100 + 1, k * 100 + 101)
+        table.refresh(frame_update(part))
+        assert len(table.rows["src"].cat.categories) <= 4 * 100 + 4096 + 100
+    assert table.rows["src"].astype(str).tolist() == [f"10.59.0.{i + 1}" for i in range(100)]
