@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..alerts import NS, Alert, timestamp
-from ..columns import columns
+from ..columns import Columns, columns
 
 I64 = npt.NDArray[np.int64]
 
@@ -30,8 +30,7 @@ class _Rows:
     t: I64
 
     @classmethod
-    def of(cls, batch: pd.DataFrame, keep: npt.NDArray[np.bool_]) -> _Rows:
-        cols = columns(batch)
+    def of(cls, cols: Columns, keep: npt.NDArray[np.bool_]) -> _Rows:
         src, src_texts = cols.text("src")
         dst, dst_texts = cols.text("dst")
         sport, dport = cols.ints("sport"), cols.ints("dport")
@@ -58,10 +57,6 @@ def _last_of(keys: I64, t: I64) -> I64:
 def _first_of(keys: I64) -> I64:
     """The position of the first row (in row order) of each distinct key."""
     return np.unique(keys, return_index=True)[1]
-
-
-def _tcp_flags(batch: pd.DataFrame) -> I64:
-    return columns(batch).ints("tcp_flags")
 
 
 class PortScanDetector:
@@ -125,16 +120,16 @@ class PortScanDetector:
 
     def update(self, batch: pd.DataFrame) -> list[Alert]:
         """Look for sources touching at least `min_ports` distinct ports."""
-        flags = _tcp_flags(batch)
-        syn_only = (flags >= 0) & ((flags & 0x12) == 0x02)
         cols = columns(batch)
+        flags = cols.ints("tcp_flags")
+        syn_only = (flags >= 0) & ((flags & 0x12) == 0x02)
         codes, protos = cols.text("proto")
         udp = codes == (list(protos).index("UDP") if "UDP" in protos else -2)
         # a datagram from a well-known port to an ephemeral one is a service's answer (a DNS
         # server answering a hundred clients is no scan), not a probe
         sport, dport = cols.ints("sport"), cols.ints("dport")
         answer = (sport >= 0) & (sport < 1024) & (dport >= 1024)
-        probes = _Rows.of(batch, syn_only | (udp & ~answer))
+        probes = _Rows.of(cols, syn_only | (udp & ~answer))
         if not len(probes):
             return []
         # distinct (source, port) and (source, host) pairs, each at its newest time
@@ -227,8 +222,9 @@ class SynFloodDetector:
 
     def update(self, batch: pd.DataFrame) -> list[Alert]:
         """Count half-open connections per destination service."""
-        flags = _tcp_flags(batch)
-        syn = _Rows.of(batch, (flags >= 0) & ((flags & 0x12) == 0x02))
+        cols = columns(batch)
+        flags = cols.ints("tcp_flags")
+        syn = _Rows.of(cols, (flags >= 0) & ((flags & 0x12) == 0x02))
         services: set[tuple[str, int]] = set()
         for dst, dport, src, sport, t in _distinct_connections(syn):
             self._conns.setdefault((dst, dport), {}).setdefault((src, sport), [t, 0])
@@ -236,14 +232,14 @@ class SynFloodDetector:
         if not self._conns:
             return []
         # an ACK completes its connection: each connection looked up once per batch
-        ack = _Rows.of(batch, (flags >= 0) & ((flags & 0x16) == 0x10))
+        ack = _Rows.of(cols, (flags >= 0) & ((flags & 0x16) == 0x10))
         for dst, dport, src, sport, _t in _distinct_connections(ack):
             conn = self._conns.get((dst, dport), {}).get((src, sport))
             if conn is not None:
                 conn[1] = 1
         if not len(syn):
             return []
-        newest = int(columns(batch).ints("ts").max())
+        newest = int(cols.ints("ts").max())
         alerts = []
         for service in services:
             conns = {
