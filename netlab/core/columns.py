@@ -93,13 +93,24 @@ def starts_with(cols: Columns, name: str, starts: tuple[str, ...]) -> npt.NDArra
     """Which rows' text starts with one of `starts` (missing: False), tested once per
     distinct text in use, not per row."""
     codes, texts = cols.text(name)
-    used, inverse = np.unique(codes, return_inverse=True)
-    hit = np.zeros(len(used), dtype=bool)
-    known = np.flatnonzero(used >= 0)
-    if len(known):
-        picked = _pick(texts, used[known])
-        if len(picked) <= 256:  # a pandas call costs more than a few hundred tests
-            hit[known] = [str(t).startswith(starts) for t in picked]
-        else:
-            hit[known] = np.asarray(pd.Index(picked).str.startswith(starts), dtype=bool)
-    return hit[inverse.reshape(-1)]
+    if len(texts) > 4 * len(codes) + 64:  # a big pool behind few rows: find the codes used
+        used, inverse = np.unique(codes, return_inverse=True)
+        hit = np.zeros(len(used), dtype=bool)
+        known = np.flatnonzero(used >= 0)
+        hit[known] = _starting(_pick(texts, used[known]), starts)
+        return hit[inverse.reshape(-1)]
+    # a table over the whole pool, marked where used: no sort of the rows (np.unique's
+    # argsort was most of flows() on a 500k-row frame)
+    in_use = np.zeros(len(texts) + 1, dtype=bool)  # the last entry stands for code -1
+    in_use[codes] = True
+    in_use[-1] = False
+    known = np.flatnonzero(in_use)
+    table = np.zeros(len(texts) + 1, dtype=bool)
+    table[known] = _starting(_pick(texts, known), starts)
+    return table[codes]
+
+
+def _starting(picked: Objects, starts: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    if len(picked) <= 256:  # a pandas call costs more than a few hundred tests
+        return np.asarray([str(t).startswith(starts) for t in picked], dtype=bool)
+    return np.asarray(pd.Index(picked).str.startswith(starts), dtype=bool)

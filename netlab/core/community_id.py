@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 _TCP, _UDP, _ICMP, _ICMP6, _SCTP = 6, 17, 1, 58, 132
 _WITH_PORTS = frozenset({_TCP, _UDP, _SCTP, _ICMP, _ICMP6})
@@ -110,19 +111,20 @@ def community_id_array(
     order and ICMP pairing in numpy; only the hash is per flow."""
     n = len(proto)
     out: list[str | None] = [None] * n
-    texts = sorted({t for t in (*src, *dst) if t is not None})
-    packed = {t: _pack(t) for t in texts}
-    width = np.array([len(packed[t]) for t in texts], dtype=np.int64)
-    code = {t: k for k, t in enumerate(texts)}
-    s_code = np.array([code.get(t, -1) if t is not None else -1 for t in src], dtype=np.int64)
-    d_code = np.array([code.get(t, -1) if t is not None else -1 for t in dst], dtype=np.int64)
-    ok = (s_code >= 0) & (d_code >= 0) & (proto >= 0)
-    ok[ok] &= width[s_code[ok]] == width[d_code[ok]]
+    # each distinct address once: factorize hashes the texts (None: -1) in C
+    codes, uniques = pd.factorize(np.asarray([*src, *dst], dtype=object))
+    s_code, d_code = codes[:n].astype(np.int64), codes[n:].astype(np.int64)
+    by_code = [_pack(str(t)) for t in uniques]
+    width = np.array([len(b) for b in by_code] + [0], dtype=np.int64)  # [-1]: missing
+    ok = (s_code >= 0) & (d_code >= 0) & (proto >= 0) & (width[s_code] == width[d_code])
     if not ok.any():
         return out
-    padded = b"".join(packed[t].ljust(16, b"\0") for t in texts)
-    table = np.frombuffer(padded, dtype=np.uint8).reshape(len(texts), 16)
-    sport, dport = sport.copy(), dport.copy()
+    table = np.zeros((len(by_code) + 1, 16), dtype=np.uint8)
+    if by_code:
+        table[:-1] = np.frombuffer(b"".join(b.ljust(16, b"\0") for b in by_code), np.uint8).reshape(
+            -1, 16
+        )
+    sport, dport = sport.astype(np.int64), dport.astype(np.int64)
     icmp = (proto == _ICMP) | (proto == _ICMP6)
     one_way = np.zeros(n, dtype=bool)
     if icmp.any():
@@ -133,29 +135,63 @@ def community_id_array(
     a, b = table[s_code], table[d_code]
     diff = a != b
     first = np.argmax(diff, axis=1)
-    rows = np.arange(n)
-    addr_less = a[rows, first] < b[rows, first]
+    at = np.arange(n)
+    addr_less = a[at, first] < b[at, first]
     same_addr = ~diff.any(axis=1)
     swap = ~one_way & ((~same_addr & ~addr_less) | (same_addr & (dport < sport)))
-    lo, hi = np.where(swap, d_code, s_code), np.where(swap, s_code, d_code)
+    lo, hi = np.where(swap, b.T, a.T).T, np.where(swap, a.T, b.T).T
     p_lo, p_hi = np.where(swap, dport, sport), np.where(swap, sport, dport)
     has_ports = np.isin(proto, list(_WITH_PORTS)) & (p_lo >= 0) & (p_hi >= 0)
-    head = struct.pack("!H", seed)
-    by_code = [packed[t] for t in texts]
-    # the hash is the one step per flow: plain lists, as numpy's scalars cost more than it
-    rows = np.flatnonzero(ok)
-    ports = np.where(has_ports, (p_lo << 16) | p_hi, -1)[rows].tolist()
-    trailer = [bytes((p, 0)) for p in range(256)]
-    for i, a, b, p, pp in zip(
-        rows.tolist(),
-        lo[rows].tolist(),
-        hi[rows].tolist(),
-        proto[rows].tolist(),
-        ports,
-        strict=True,
-    ):
-        data = head + by_code[a] + by_code[b] + trailer[p]
-        if pp >= 0:
-            data += pp.to_bytes(4, "big")
-        out[i] = "1:" + base64.b64encode(hashlib.sha1(data).digest()).decode("ascii")
+    # one message layout per (address width, with ports or not): a byte matrix each, so the
+    # hash is the only step per flow; the digests are base64-encoded all at once
+    for w in (4, 16):
+        for ports in (True, False):
+            rows = np.flatnonzero(ok & (width[s_code] == w) & (has_ports == ports))
+            if len(rows):
+                messages = _messages(
+                    seed, lo[rows, :w], hi[rows, :w], proto[rows], p_lo[rows], p_hi[rows], ports
+                )
+                for i, text in zip(rows.tolist(), _hashes(messages), strict=True):
+                    out[i] = text
     return out
+
+
+def _messages(
+    seed: int,
+    lo: npt.NDArray[np.uint8],
+    hi: npt.NDArray[np.uint8],
+    proto: npt.NDArray[np.int64],
+    p_lo: npt.NDArray[np.int64],
+    p_hi: npt.NDArray[np.int64],
+    ports: bool,
+) -> npt.NDArray[np.uint8]:
+    """The spec's hash input of each flow, one row each: seed, addresses, protocol, a zero
+    byte, then the ports when the protocol has them (all big-endian)."""
+    k = len(proto)
+    parts = [
+        np.broadcast_to(np.frombuffer(struct.pack("!H", seed), np.uint8), (k, 2)),
+        lo,
+        hi,
+        (proto & 255).astype(np.uint8)[:, None],
+        np.zeros((k, 1), dtype=np.uint8),
+    ]
+    if ports:
+        parts.append(p_lo.astype(">u2").view(np.uint8).reshape(k, 2))
+        parts.append(p_hi.astype(">u2").view(np.uint8).reshape(k, 2))
+    return np.ascontiguousarray(np.hstack(parts))
+
+
+def _hashes(messages: npt.NDArray[np.uint8]) -> list[str]:
+    """ "1:" + base64(sha1(row)) of each row. A 20-byte digest encodes as 27 characters and
+    "="; padded to 21 bytes, all digests encode in one call, 28 characters each, and the
+    zero byte's "A" becomes the "=" again."""
+    width = messages.shape[1]
+    data = messages.tobytes()
+    sha1 = hashlib.sha1
+    digests = b"".join(
+        [sha1(data[i : i + width]).digest() + b"\0" for i in range(0, len(data), width)]
+    )
+    text = np.frombuffer(base64.b64encode(digests), dtype="S28").copy()
+    chars = text.view(np.uint8).reshape(-1, 28)
+    chars[:, 27] = ord("=")
+    return ["1:" + t for t in text.astype("U28").tolist()]

@@ -20,7 +20,7 @@ from .community_id import community_id_array
 from .flows import assign_flows_and_sides
 from .services import services
 from .tcp_analysis import tcp_analysis
-from .tcp_sides import Sides, first_per
+from .tcp_sides import first_per
 from .zeek_state import conn_state, history
 
 I64 = npt.NDArray[np.int64]
@@ -89,16 +89,11 @@ def flows(
     ts = sub["ts"].array.asi8
     part = _parts(packet_flow[rows], ts, _seconds(idle_timeout, sub["proto"]), active_timeout)
     key = packet_flow[rows] * (int(part.max()) + 1) + part
-    uniques, f = np.unique(key, return_inverse=True)
-    f = f.astype(np.int64)
+    # numbered in order of first packet: factorize numbers keys as it first meets them
+    codes, uniques = pd.factorize(key)
+    f = codes.astype(np.int64)
     count = len(uniques)
-    # number the rows in order of first packet
-    first_pos = np.full(count, len(rows), dtype=np.int64)
-    np.minimum.at(first_pos, f, np.arange(len(rows)))
-    rank = np.empty(count, dtype=np.int64)
-    rank[np.argsort(first_pos, kind="stable")] = np.arange(count)
-    f = rank[f]
-    return _table(frame, sub, rows, f, count, packet_flow[rows], part, analysis[rows])
+    return _table(sub, rows, f, count, packet_flow[rows], part, analysis[rows])
 
 
 def _empty() -> pd.DataFrame:
@@ -154,7 +149,6 @@ def _active_cuts(
 
 
 def _table(
-    frame: pd.DataFrame,
     sub: pd.DataFrame,
     rows: I64,
     f: I64,
@@ -219,7 +213,7 @@ def _table(
             "resp_payload": total(payload, ~orig),
             "state": conn_state(seen, is_tcp, answered),
             "history": text,
-            "rtt": _rtt(frame, rows, f, orig, count),
+            "rtt": _rtt(sub, f, count),
             "retransmissions": flagged(tcp_flags.RETRANSMISSION),
             "out_of_order": flagged(tcp_flags.OUT_OF_ORDER),
             "dup_acks": flagged(tcp_flags.DUPLICATE_ACK),
@@ -244,21 +238,28 @@ def typed(table: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _rtt(
-    frame: pd.DataFrame, rows: I64, f: I64, orig: npt.NDArray[np.bool_], count: int
-) -> npt.NDArray[np.float64]:
-    """tshark's tcp.analysis.initial_rtt of each row's TCP handshake, in seconds (NaN)."""
-    n = len(frame)
-    row_of = np.full(n, -1, dtype=np.int64)
-    row_of[rows] = f
-    side = np.zeros(n, dtype=bool)
-    side[rows] = orig
-    p = Sides(frame, row_of, side)
+def _rtt(sub: pd.DataFrame, f: I64, count: int) -> npt.NDArray[np.float64]:
+    """tshark's tcp.analysis.initial_rtt of each row's TCP handshake, in seconds (NaN): the
+    first packet with ACK and without SYN after a SYN (the handshake's ACK, or a RST-ACK
+    refusing it), less the time of the last SYN before it; only segments whose header is
+    whole count, as in tshark (`Sides.handshake_rtt`, without sorting every packet by flow)."""
+    cols = columns(sub)
+    flags, seq, seglen = cols.ints("tcp_flags"), cols.ints("tcp_seq"), cols.ints("paylen")
+    whole = (flags >= 0) & (seq >= 0) & (seglen >= 0)
+    kind = flags & (SYN | ACK)
+    syn, ack = whole & (kind == SYN), whole & (kind == ACK)
+    n = len(f)
+    pos = np.arange(n, dtype=np.int64)
+    first_syn = first_per(f, count, syn)
+    done = first_per(f, count, ack & (pos > first_syn[f]))
+    before = syn & (pos < done[f])
+    last_syn = np.full(count, -1, dtype=np.int64)
+    np.maximum.at(last_syn, f[before], pos[before])
     out = np.full(count, np.nan)
-    if p.n:
-        rtt, done = p.handshake_rtt()
-        known = (done < p.n) & (rtt > 0)
-        out[p.flow_ids[known]] = rtt[known] / 1e9  # Sides numbers its flows densely
+    ok = np.flatnonzero(done < n)
+    ts = cols.ints("ts")
+    rtt = ts[done[ok]] - ts[last_syn[ok]]
+    out[ok[rtt > 0]] = rtt[rtt > 0] / 1e9
     return out
 
 
