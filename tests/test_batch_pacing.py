@@ -32,11 +32,11 @@ class Clock:
         self.limit = 0
 
 
-def test_the_decoder_waits_for_a_batch_interval_only_when_it_keeps_up(monkeypatch):
+def test_the_decoder_gathers_for_its_interval_only_when_it_keeps_up(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(pipeline_module.time, "monotonic", clock.monotonic)
     pipe = Pipeline.__new__(Pipeline)  # just the pacing: no source, no threads
-    pipe.interval, pipe._batch_started, pipe._stop = 0.05, 0.0, clock
+    pipe.gather, pipe._batch_started, pipe._stop = 0.05, 0.0, clock
     pipe._backlog = queue.Queue()
     pipe._gather()  # the first batch: no wait
     assert clock.waits == [0.0] and pipe._batch_started == 100.0

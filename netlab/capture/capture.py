@@ -76,6 +76,7 @@ class Capture:
             self._counters,
             backlog=self.settings.backlog_batches,
             interval=self.settings.batch_interval,
+            gather=self.settings.decode_interval,
             offer=self._offer,
             report=self._counters.error,
             annotate=self.flows.annotate,

@@ -38,6 +38,7 @@ class Pipeline:
         *,
         backlog: int,
         interval: float,
+        gather: float | None = None,
         offer: Callable[[Batch], None],
         report: Callable[[str], None],
         annotate: Callable[[Batch], Batch] | None = None,
@@ -47,7 +48,8 @@ class Pipeline:
         self.frame = frame
         self.packets = packets
         self.counters = counters
-        self.interval = interval
+        self.interval = interval  # how long a read waits for packets
+        self.gather = interval if gather is None else gather  # the decoder's batch interval
         self.raw_sinks: list[Callable[[Chunk], object]] = []
         self._offer = offer
         self._report = report
@@ -200,7 +202,7 @@ class Pipeline:
                 return
 
     def _gather(self) -> None:
-        """When the decoder keeps up (nothing waiting), let a batch interval pass since the
+        """When the decoder keeps up (nothing waiting), let `gather` seconds pass since the
         last batch began before the next: a source that hands out small chunks often (a paced
         replay: every 5 ms) is then decoded, analysed and passed on in a few larger batches,
         as a live capture's are. Each batch has a fixed cost (flow table, detectors,
@@ -208,7 +210,7 @@ class Pipeline:
         never waits."""
         now = time.monotonic()
         if self._backlog.empty():
-            self._stop.wait(max(0.0, self._batch_started + self.interval - now))
+            self._stop.wait(max(0.0, self._batch_started + self.gather - now))
             now = time.monotonic()
         self._batch_started = now
 

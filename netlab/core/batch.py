@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .info import render_info_array
-from .schema import STORED_COLUMNS, Part
+from .schema import STORED_COLUMNS, Column, Kind, Part
 
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
@@ -97,10 +97,18 @@ class Batch:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame) -> Batch:
-        """The stored columns of a netlab DataFrame (its own index is not kept)."""
-        parts = {c.name: c.codec.from_pandas(df[c.name], c.numpy_dtype) for c in STORED_COLUMNS}
+        """The stored columns of a netlab DataFrame (its own index is not kept). A column
+        that may be missing and is absent (`read_pcap` gives no `sensor`) is missing in
+        every row."""
+        parts = {c.name: c.codec.from_pandas(_column(df, c), c.numpy_dtype) for c in STORED_COLUMNS}
         first = df.index[0] if len(df) and isinstance(df.index[0], int | np.integer) else 0
         return cls.from_parts(len(df), parts, int(first))
+
+
+def _column(df: pd.DataFrame, c: Column) -> pd.Series:
+    if c.name in df.columns or c.kind not in (Kind.OPT_INT, Kind.TEXT):
+        return df[c.name]
+    return pd.Series([None] * len(df), dtype=c.pandas_dtype, index=df.index)
 
 
 def batch_to_arrow(batch: Batch) -> pa.Table:

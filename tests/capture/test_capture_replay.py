@@ -169,7 +169,12 @@ def test_a_slow_subscriber_loses_only_its_own_batches():
         slow_seen.append(len(batch))
         merged_index_ok = merged_index_ok and batch["number"].tolist() == batch.index.tolist()
 
-    cap = Capture(TrickleSource(chunks=500, per=10, pause=0.002), max_rows=10_000)
+    # many small batches (the decoder gathers for 10 ms, not the default 200): enough of them
+    # to overflow a queue of 4
+    settings = netlab.Settings.load(env_file=None, decode_interval=0.01)
+    cap = Capture(
+        TrickleSource(chunks=500, per=10, pause=0.002), max_rows=10_000, settings=settings
+    )
     fast = cap.subscribe(lambda b: got.extend(b.index.tolist()), maxsize=1000)
     lagging = cap.subscribe(slow, maxsize=4, every=0.05)  # merged batches, at most 20 a second
     with cap:
