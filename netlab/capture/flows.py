@@ -44,10 +44,11 @@ class LiveFlows:
                     self._report(f"a flow subscriber failed: {type(exc).__name__}: {exc}")
         return batch
 
-    def snapshot(self) -> pd.DataFrame:
-        """The flows not ended yet (by the timeouts, a reused port or for room), in flow order."""
+    def snapshot(self, busiest: int | None = None) -> pd.DataFrame:
+        """The flows not ended yet (by the timeouts, a reused port or for room), in flow order;
+        with `busiest`, only that many, those with the most bytes."""
         with self._lock:
-            return self._tracker.snapshot()
+            return self._tracker.snapshot(busiest)
 
     def subscribe(self, callback: FlowCallback) -> Callable[[], None]:
         """Call `callback(ended_flows)` whenever flows end; returns the unsubscribe call."""

@@ -54,6 +54,7 @@ class FlowTable(SelfFed, w.VBox):  # type: ignore[misc]
         *,
         follow: Callable[[int], Stream | None] | None = None,
         keep_ended: int = 5000,
+        busiest: int = 5000,
         rows: int = 12,
         hz: float | None = None,
     ) -> None:
@@ -63,6 +64,7 @@ class FlowTable(SelfFed, w.VBox):  # type: ignore[misc]
         self._ended: deque[pd.DataFrame] = deque()
         self._ended_rows = 0
         self.keep_ended = keep_ended
+        self.busiest = busiest  # the active flows shown: this many, those with the most bytes
         self.grid = DataGrid(
             key="flow",
             columns=FLOW_COLUMNS,
@@ -105,13 +107,21 @@ class FlowTable(SelfFed, w.VBox):  # type: ignore[misc]
         """Redraw from the capture's flow table (called by the refresher)."""
         if self.capture is None:
             return
-        active = self.capture.flows.snapshot()
+        flows = self.capture.flows
+        active = flows.snapshot(self.busiest)
         ended = list(self._ended)
-        self.show(active, ended)
+        self.show(active, ended, active_total=flows.active)
 
-    def show(self, active: pd.DataFrame, ended: Sequence[pd.DataFrame] = ()) -> None:
+    def show(
+        self,
+        active: pd.DataFrame,
+        ended: Sequence[pd.DataFrame] = (),
+        *,
+        active_total: int | None = None,
+    ) -> None:
         """Show flow rows (`netlab.flows()` columns): `active` ones and `ended` ones (oldest
-        first). A flow cut in parts by a timeout shows its newest part."""
+        first). A flow cut in parts by a timeout shows its newest part. `active_total`: how
+        many flows are active, when `active` holds only the busiest of them."""
         parts = [table_rows(e, "ended") for e in ended] + [table_rows(active, "active")]
         parts = [p for p in parts if len(p)]
         table = (
@@ -123,8 +133,12 @@ class FlowTable(SelfFed, w.VBox):  # type: ignore[misc]
         self.grid.data = table
         n_active = int((table["status"] == "active").sum()) if len(table) else 0
         trouble = int((table["retransmissions"] > 0).sum()) if len(table) else 0
+        busiest = ""
+        if active_total is not None and active_total > len(active):
+            busiest = f" (the {len(active):,} busiest of {active_total:,})"
         self.summary.value = (
-            f"<b>{len(table):,}</b> flows · {n_active:,} active · {trouble:,} with retransmissions"
+            f"<b>{len(table):,}</b> flows · {n_active:,} active{busiest} · {trouble:,} with "
+            "retransmissions"
         )
 
     @property

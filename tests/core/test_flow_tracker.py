@@ -137,3 +137,24 @@ def test_the_sensor_is_part_of_a_flow():
             pd.testing.assert_frame_equal(mine, want.reset_index(drop=True), check_dtype=False)
     assert (flags[0::2] == df["tcp_analysis"].to_numpy()).all()
     assert (flags[1::2] == df["tcp_analysis"].to_numpy()).all()
+
+
+def test_a_snapshot_of_the_busiest_flows_is_those_rows_of_the_whole_one():
+    df = netlab.read_pcap(netlab.demo_pcap("flows"))
+    tracker = FlowTracker(10**6, idle_timeout=None, active_timeout=None)
+    _feed(tracker, df, 500)
+    whole = tracker.snapshot()
+    volume = whole["orig_bytes"] + whole["resp_bytes"]
+    assert volume.nunique() > 10  # the cut below is not a tie
+    k = 7
+    cut = volume.nlargest(k).min()
+    want = whole[volume > cut]  # the ones above the cut, and some at it
+    got = tracker.snapshot(busiest=k)
+    assert len(got) == k and got["flow"].is_monotonic_increasing  # flow order, as whole
+    assert set(want["flow"]) <= set(got["flow"])
+    at_cut = got["orig_bytes"] + got["resp_bytes"]
+    assert (at_cut >= cut).all()
+    pd.testing.assert_frame_equal(
+        _comparable(got), _comparable(whole[whole["flow"].isin(got["flow"])])
+    )
+    assert len(tracker.snapshot(busiest=0)) == 0 and len(tracker.snapshot(10**6)) == len(whole)

@@ -287,3 +287,19 @@ def test_sensors_side_by_side_match_pandas(demo):
         assert row["packets/s"] == round(len(part) / span, 1)
     assert sensor_summary(demo)["sensor"].tolist() == ["-"]  # read_pcap's rows name none
     assert sensor_summary(demo.iloc[:0]).empty
+
+
+def test_a_live_flow_table_shows_the_busiest_active_flows_and_says_so():
+    cap = netlab.Capture(netlab.demo_pcap("flows"), speed=None)
+    with cap:
+        assert cap.wait(60)
+        pane = FlowTable(busiest=3)
+        pane.watch(cap)
+        pane.refresh(None)  # type: ignore[arg-type]
+        active = cap.flows.snapshot()
+        assert len(active) > 3
+        shown = pane.grid.data[pane.grid.data["status"] == "active"]
+        top = (active["orig_bytes"] + active["resp_bytes"]).nlargest(3).min()
+        assert len(shown) == 3 and (shown["bytes"] >= top).all()
+        assert f"the 3 busiest of {len(active):,}" in pane.summary.value
+        pane.close()
