@@ -18,8 +18,13 @@ from .core.dfilter.columns import Columns
 from .core.dfilter.compile import Mask, compile_tree
 from .core.dfilter.syntax import FilterSyntaxError, parse, render
 from .errors import DisplayFilterError
+from .inner_packets import inner_levels
 
 MAX_LENGTH = 100_000  # characters; longer filters are refused before parsing
+
+
+def _inner_levels(frame: pd.DataFrame) -> list[tuple[pd.DataFrame, npt.NDArray[np.int64]]]:
+    return [(level.frame, level.rows) for level in inner_levels(frame)]
 
 
 class DisplayFilter:
@@ -45,7 +50,7 @@ class DisplayFilter:
     def mask(self, frame: pd.DataFrame) -> npt.NDArray[np.bool_]:
         """True for each row of `frame` (packets or `netlab.flows()` rows) that matches."""
         try:
-            out = self._mask(Columns(frame))
+            out = self._mask(Columns(frame, _inner_levels))
         except FilterSyntaxError as e:
             raise DisplayFilterError(self.expression, e.message, e.position, e.length) from None
         return np.asarray(out, dtype=bool)

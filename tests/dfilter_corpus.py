@@ -2,10 +2,10 @@
 
 tshark takes one filter per run, so the captures both tools read alike are joined into one
 pcapng (mergecap -a) and each filter is one tshark run over all of them; the frame numbers
-tell the captures apart again. Captures where tshark sees a second IP header (tunnels, ICMP
-errors quoting a packet) or IP fragments it reassembles go last: netlab's columns are the
-outermost headers, so there tshark's `tcp`, `ip.addr`, `tcp.stream`... also match what is
-inside, and their tunnelled TCP streams would shift `tcp.stream` numbers of captures after.
+tell the captures apart again. tshark runs with netlab's per-packet semantics, as for the
+corpus's reference fields: no IP defragmentation, no TCP reassembly (PER_PACKET). Captures
+where tshark sees a second IP header (tunnels, ICMP errors quoting a packet) or IP fragments
+go last: their tunnelled TCP streams would shift the `tcp.stream` numbers of captures after.
 """
 
 from __future__ import annotations
@@ -29,11 +29,18 @@ _NESTED_FIELDS = ("frame.protocols", "ip.flags.mf", "ip.frag_offset", "ipv6.frag
 _ICMP_ERRORS = {"3", "4", "5", "11", "12"}
 
 
+PER_PACKET = (
+    *("-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"),
+    *("-o", "tcp.desegment_tcp_streams:FALSE"),
+)
+
+
 @dataclass
 class Merged:
     path: Path
     frame: pd.DataFrame
     names: list[str]
+    sources: list[Path]  # the capture behind each name
     bounds: np.ndarray  # capture k holds frame numbers bounds[k] + 1 .. bounds[k + 1]
     plain: set[str]  # captures with only outermost headers and no fragments
 
@@ -87,7 +94,7 @@ def build(directory: Path, sources: list[Path]) -> Merged:
     bounds = np.cumsum([0] + [counts[p] for p in order])
     assert len(frame) == bounds[-1]
     plain = {p.name for p, _, nested in looks if not nested}
-    return Merged(out, frame, [p.name for p in order], bounds, plain)
+    return Merged(out, frame, [p.name for p in order], order, bounds, plain)
 
 
 def frames_of_each(path: Path, expressions: list[str]) -> dict[str, np.ndarray]:
@@ -98,7 +105,9 @@ def frames_of_each(path: Path, expressions: list[str]) -> dict[str, np.ndarray]:
 
 
 def tshark_frames(path: Path, expression: str) -> np.ndarray:
-    r = _tshark("-r", str(path), "-Y", expression, "-T", "fields", "-e", "frame.number")
+    """The frame numbers `tshark -Y expression` selects, with per-packet semantics."""
+    args = ("-r", str(path), "-Y", expression, "-T", "fields", "-e", "frame.number")
+    r = _tshark(*PER_PACKET, *args)
     assert r.returncode == 0, (expression, r.stderr[-300:])
     return np.array(sorted(int(x) for x in r.stdout.split()), dtype=np.int64)
 

@@ -40,12 +40,14 @@ class Decoded:
         neg = np.full(n, -1, dtype=np.int64)
         self.ip_version = np.zeros(n, dtype=np.int64)
         self.tp = neg.copy()  # transport protocol number after the outermost IP header
+        self.l4 = neg.copy()  # where the header after the outermost IP header starts
         self.sport, self.dport, self.flags = neg.copy(), neg.copy(), neg.copy()
         self.ttl, self.icmp_type, self.icmp_code = neg.copy(), neg.copy(), neg.copy()
         self.icmp_id = neg.copy()
         self.payload, self.payload_end = neg.copy(), neg.copy()
         self.wire_end = neg.copy()  # where the IP packet ends on the wire (captured or not)
         self.fragment = np.zeros(n, dtype=bool)  # a later IP fragment: no transport header
+        self.more = np.zeros(n, dtype=bool)  # more fragments follow (the first one: MF set)
         self.src4 = np.zeros(n, dtype=np.int64)
         self.dst4 = np.zeros(n, dtype=np.int64)
         self.src6 = np.zeros((0, 16), dtype=np.uint8)
@@ -72,7 +74,9 @@ def _ipv4(view: BytesView, rows: I64, l3: I64, end: I64, wire: I64, d: Decoded) 
     d.tp[rows] = h[:, 9]
     d.src4[rows] = _be(h, 12, 4)
     d.dst4[rows] = _be(h, 16, 4)
-    d.fragment[rows] = (_be(h, 6, 2) & 0x1FFF) != 0
+    frag = _be(h, 6, 2)
+    d.fragment[rows] = (frag & 0x1FFF) != 0
+    d.more[rows] = (frag & 0x2000) != 0
     # A zero total length is TCP segmentation offload: trust the captured length.
     ip_end = np.where(total > 0, np.minimum(end, l3 + total), end)
     d.wire_end[rows] = np.where(total > 0, l3 + total, wire)
@@ -92,12 +96,14 @@ def _ipv6(view: BytesView, rows: I64, l3: I64, end: I64, wire: I64, d: Decoded) 
     nxt = view.u8(l3 + 6)
     pos = l3 + 40
     later_fragment = np.zeros(len(rows), dtype=bool)
+    more = np.zeros(len(rows), dtype=bool)
     for _ in range(8):
         ext = np.isin(nxt, _IPV6_EXT) & (pos + 8 <= ip_end)
         if not ext.any():
             break
         is_frag = ext & (nxt == 44)
         later_fragment |= is_frag & ((view.u16(pos + 2) & 0xFFF8) != 0)
+        more |= is_frag & ((view.u16(pos + 2) & 1) != 0)
         hlen = np.where(
             nxt == 44,
             8,
@@ -107,6 +113,7 @@ def _ipv6(view: BytesView, rows: I64, l3: I64, end: I64, wire: I64, d: Decoded) 
         pos = np.where(ext, pos + hlen, pos)
     d.tp[rows] = nxt
     d.fragment[rows] = later_fragment
+    d.more[rows] = more
     return pos, ip_end
 
 
@@ -115,8 +122,9 @@ def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> 
     live = ~d.fragment[rows]
     h = view.block(l4, 14)  # ports, and TCP's offset and flags word at 12
     ports = live & np.isin(tp, (_TCP, _UDP, _SCTP)) & (l4 + 4 <= ip_end)
-    # UDP needs its whole 8-byte header before tshark shows the ports.
-    ports &= (tp != _UDP) | (l4 + 8 <= ip_end)
+    # tshark shows UDP's ports when the IP length leaves room for its 8-byte header, even if
+    # the capture cut the header after the ports
+    ports &= (tp != _UDP) | (l4 + 8 <= d.wire_end[rows])
     d.sport[rows] = np.where(ports, _be(h, 0, 2), -1)
     d.dport[rows] = np.where(ports, _be(h, 2, 2), -1)
     tcp = live & (tp == _TCP) & (l4 + 14 <= ip_end)
@@ -130,7 +138,7 @@ def _transport(view: BytesView, rows: I64, l4: I64, ip_end: I64, d: Decoded) -> 
     # no payload length (tshark shows no tcp.len, and analyses nothing, for it)
     hlen = (word >> 12) * 4
     whole = tcp & (hlen >= 20) & (l4 + hlen <= np.minimum(d.wire_end[rows], ip_end))
-    udp &= l4 + 8 <= d.wire_end[rows]
+    udp &= l4 + 8 <= np.minimum(d.wire_end[rows], ip_end)  # its header whole, and captured
     d.payload[rows] = np.where(whole, l4 + hlen, np.where(udp, l4 + 8, -1))
     icmp = live & np.isin(tp, (_ICMP, _ICMP6)) & (l4 + 2 <= ip_end)
     d.icmp_type[rows] = np.where(icmp, h[:, 0].astype(np.int64), -1)
@@ -149,7 +157,7 @@ def decode_records(buf: npt.NDArray[np.uint8], rec: Records, first_number: int =
 
 def decode_batch(buf: npt.NDArray[np.uint8], rec: Records, first_number: int = 1) -> Batch:
     """Decode every frame of `rec` (positions in `buf`) into a batch of stored columns."""
-    d, et, vlan, l3, end = _layers(buf, rec)
+    d, et, vlan, l3, end = layers(buf, rec)
     app = _app_fields(buf, d, et, l3, end)
     return _assemble(rec, first_number, d, et, vlan, app)
 
@@ -158,12 +166,12 @@ def payload_spans(buf: npt.NDArray[np.uint8], rec: Records) -> tuple[I64, I64]:
     """Where each frame's TCP or UDP payload starts in `buf` (-1: none) and how many of its
     bytes were captured: the bytes a stream is made of (up to the IP length, so an Ethernet
     trailer is not payload)."""
-    d, *_, end = _layers(buf, rec)
+    d, *_, end = layers(buf, rec)
     start = d.payload
     return start, np.where(start >= 0, np.maximum(np.minimum(d.payload_end, end) - start, 0), 0)
 
 
-def _layers(buf: npt.NDArray[np.uint8], rec: Records) -> tuple[Decoded, I64, I64, I64, I64]:
+def layers(buf: npt.NDArray[np.uint8], rec: Records) -> tuple[Decoded, I64, I64, I64, I64]:
     """The link, IP and transport layers of every frame: (decoded, EtherType, VLAN, layer-3
     offset, captured end)."""
     n = len(rec)
@@ -189,6 +197,7 @@ def _layers(buf: npt.NDArray[np.uint8], rec: Records) -> tuple[Decoded, I64, I64
     ip = np.flatnonzero(d.ip_version > 0)
     if len(ip):
         _transport(view, ip, l4[ip], ip_end[ip], d)
+    d.l4 = l4
     return d, et, vlan, l3, end
 
 
@@ -336,8 +345,12 @@ def _assemble(
         "icmp_type": d.icmp_type,
         "icmp_code": d.icmp_code,
         "icmp_id": d.icmp_id,
-        # on the wire, as tshark's tcp.len: from the IP length, even where the capture cut it
-        "paylen": np.where(d.payload >= 0, d.wire_end - d.payload, -1),
+        # on the wire, as tshark's tcp.len: from the IP length, even where the capture cut it;
+        # none for the first of several TCP fragments, whose segment length is not known from
+        # it (tshark shows no tcp.len), though its start is read (an HTTP request's host)
+        "paylen": np.where(
+            (d.payload >= 0) & ~(d.more & (d.tp == _TCP)), d.wire_end - d.payload, -1
+        ),
         "flow": np.full(n, -1, dtype=np.int64),  # numbered across packets: see core/annotate
     }
     plain: dict[str, npt.NDArray[Any]] = {

@@ -49,9 +49,19 @@ def _disagreements(
     return {n: (ours[n], theirs[n]) for n in m.names if ours[n] != theirs[n]}
 
 
+def _alone(m: Merged, name: str, expression: str) -> bool:
+    """Whether both tools pick the same frames of this capture read alone. Merged, tshark
+    carries a connection's state from one capture into the next that reuses its addresses
+    and ports (a TLS or HTTP conversation it decodes differently then)."""
+    path = m.sources[m.names.index(name)]
+    ours = netlab.filter(netlab.read_pcap(path), expression)["number"].to_numpy()
+    return np.array_equal(ours, tshark_frames(path, expression))
+
+
 def test_typical_filters_select_tsharks_frames(merged: Merged) -> None:
     pairs = {"plain": 0, "nested": 0}
     wrong: dict[str, list[str]] = {"plain": [], "nested": []}
+    alone = []
     matched = 0
     tshark = frames_of_each(merged.path, FILTERS)
     for expression in FILTERS:
@@ -60,20 +70,28 @@ def test_typical_filters_select_tsharks_frames(merged: Merged) -> None:
         for name in merged.names:
             kind = "plain" if name in merged.plain else "nested"
             pairs[kind] += 1
-            if name in bad:
-                ours, theirs = bad[name]
-                extra, missing = sorted(ours - theirs)[:3], sorted(theirs - ours)[:3]
-                wrong[kind].append(f"{expression!r} on {name}: +{extra} -{missing}")
+            if name not in bad:
+                continue
+            if _alone(merged, name, expression):
+                alone.append(f"{expression!r} on {name}")
+                continue
+            ours, theirs = bad[name]
+            extra, missing = sorted(ours - theirs)[:3], sorted(theirs - ours)[:3]
+            wrong[kind].append(f"{expression!r} on {name}: +{extra} -{missing}")
     assert matched > 50_000  # the filters do select frames: this is not a test of empty sets
     plain = 1 - len(wrong["plain"]) / pairs["plain"]
     overall = 1 - (len(wrong["plain"]) + len(wrong["nested"])) / sum(pairs.values())
-    print(f"\nplain captures: {plain:.4%} of {pairs['plain']} pairs; all: {overall:.4%}")
-    # Where tshark also sees inner headers (tunnels, quoted packets, reassembled fragments)
-    # netlab differs by design. On the other captures what differs is malformed headers
-    # tshark still names (netlab shows no field of them) and HTTP or TLS names in messages
-    # split over segments (tshark shows them on the last one); see the README.
-    assert plain >= 0.997, wrong["plain"]
-    assert overall >= 0.97, wrong["plain"] + wrong["nested"]
+    print(
+        f"\nplain captures: {plain:.4%} of {pairs['plain']} pairs; all: {overall:.4%} of "
+        f"{sum(pairs.values())}; {len(alone)} pairs agree only on the capture alone: {alone}"
+        f"\ndisagreeing: {wrong['plain'] + wrong['nested']}"
+    )
+    # What still differs (see the README): headers tshark names that netlab does not read
+    # (6LoWPAN, a bad IPv4 version, an IPv6 link type carrying IPv4), DNS tshark finds by
+    # heuristics or despite a bad label, QUIC's encrypted ClientHello, a UDP length field
+    # that contradicts the IP length, and times past 2106.
+    assert overall >= 0.999, wrong["plain"] + wrong["nested"]
+    assert plain >= 0.998, wrong["plain"]
 
 
 # -- generated filters ------------------------------------------------------------------------

@@ -75,18 +75,34 @@ class _ByCategories:
 BY_CATEGORIES = _ByCategories()
 
 
+# The packets inside a frame's packets, level by level: (their decoded rows, the position in
+# the frame of the row each one is inside). Given by the caller: finding them reads bytes.
+InnerLevels = Callable[[pd.DataFrame], list[tuple[pd.DataFrame, npt.NDArray[np.int64]]]]
+
+
 class Columns:
     """Read-once access to a DataFrame's columns, for one evaluation."""
 
-    def __init__(self, df: pd.DataFrame) -> None:
+    def __init__(self, df: pd.DataFrame, inner: InnerLevels | None = None) -> None:
         self.df = df
         self.n = len(df)
         self._cache: dict[tuple[str, str], Any] = {}
+        self._find_inner = inner
+        self._inner: list[Columns] | None = None
 
     def _series(self, name: str) -> pd.Series:
         if name not in self.df.columns:
             raise MissingColumn(name)
         return self.df[name]
+
+    def inner(self) -> list[Columns]:
+        """The packets inside these rows' packets (tunnelled, or quoted by an ICMP error),
+        one Columns per level, aligned with these rows (missing where a row has none).
+        Looked for once per evaluation, and only when a filter names a field they have."""
+        if self._inner is None:
+            levels = self._find_inner(self.df) if self._find_inner is not None else []
+            self._inner = [PlacedColumns(frame, rows, self.n) for frame, rows in levels]
+        return self._inner
 
     def ints(self, name: str) -> Num:
         key = ("ints", name)
@@ -145,3 +161,18 @@ class Columns:
 def _as_text(cats: pd.Index) -> pd.Index:
     out: pd.Index = pd.Index(np.asarray(cats.astype(str), dtype=object), dtype=object)
     return out
+
+
+class PlacedColumns(Columns):
+    """Columns of rows that stand at positions `rows` of a frame of `n` rows: each column is
+    read as n values, missing where no row stands."""
+
+    def __init__(self, df: pd.DataFrame, rows: npt.NDArray[np.int64], n: int) -> None:
+        super().__init__(df)
+        self.n = n
+        self._rows = rows
+        self._inner = []
+
+    def _series(self, name: str) -> pd.Series:
+        placed: pd.Series = super()._series(name).set_axis(self._rows).reindex(range(self.n))
+        return placed

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .columns import Bools, Cat, Columns, MissingColumn, Num, Occurrence
-from .fields import FIELDS, FieldDef, Type, a, getters_for, is_flow_table
+from .fields import FIELDS, LAYERED, FieldDef, Type, a, getters_for, is_flow_table
 from .syntax import (
     BitAnd,
     Compare,
@@ -77,7 +77,11 @@ def _occurrences(f: Field) -> Callable[[Columns], list[Occurrence]]:
             kind = "a flow table" if is_flow_table(c.df) else "a packet frame"
             raise FilterSyntaxError(f"{f.name} is not a field of {kind}", f.pos, len(f.name))
         try:
-            return getter(c)
+            found = getter(c)
+            if f.name in LAYERED:  # tshark also matches the headers of a packet inside
+                for inner in c.inner():
+                    found = found + getter(inner)
+            return found
         except MissingColumn as e:
             msg = f"{f.name} needs the column {e.args[0]!r}, which this frame lacks"
             raise FilterSyntaxError(msg, f.pos, len(f.name)) from None

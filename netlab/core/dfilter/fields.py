@@ -2,8 +2,9 @@
 values come from in a packet frame and in a flow table.
 
 A field gives a list of occurrences (`ip.addr` is the source and the destination, as in
-Wireshark, where a field may occur more than once in a packet). Only the outermost headers are
-columns, so only they are fields: tshark also matches a tunnelled or ICMP-quoted header.
+Wireshark, where a field may occur more than once in a packet). Columns are the outermost
+headers; a packet inside (tunnelled, or quoted by an ICMP error) is decoded when a filter names
+a field it has (`LAYERED`), and its headers are further occurrences, as in tshark.
 """
 
 from __future__ import annotations
@@ -256,8 +257,6 @@ def _packet_fields() -> dict[str, tuple[FieldDef, Getter]]:
     add("frame.cap_len", u, _ints("caplen"), 32)
     add("frame.time_epoch", Type.TIME, _ints("ts"))
     add("frame.time_relative", Type.TIME, _relative)
-    add("ip", Type.PROTOCOL, lambda c: [_present(_V4(c))])
-    add("ipv6", Type.PROTOCOL, lambda c: [_present(_V6(c))])
     add("ip.version", u, _ints("ip_version", _V4), 4)
     add("ipv6.version", u, _ints("ip_version", _V6), 4)
     for end, col in (("src", ("src",)), ("dst", ("dst",)), ("addr", ("src", "dst"))):
@@ -300,7 +299,29 @@ def _packet_fields() -> dict[str, tuple[FieldDef, Getter]]:
         add(app, Type.PROTOCOL, _rows(lambda c, app=app: _app(c, app)))
     for name, shown in _PROTOCOL_NAMES.items():
         add(name, Type.PROTOCOL, _rows(lambda c, shown=shown: _proto(c, *shown)))
+    for name in ("tcp", "udp", "sctp", "icmp", "icmpv6"):
+        add(name, Type.PROTOCOL, _rows(lambda c, name=name: _transport(c, name)))
+    add("ip", Type.PROTOCOL, lambda c: [_present(_V4(c) | _bogus(c, "IPv4"))])
+    add("ipv6", Type.PROTOCOL, lambda c: [_present(_V6(c) | _bogus(c, "IPv6"))])
     return table
+
+
+def _transport(c: Columns, name: str) -> Bools:
+    """A transport protocol's rows: its IP protocol number, and its header there (ports, or
+    an ICMP type). A later IP fragment has none; tshark names only the first fragment's
+    transport, as it does without defragmentation. (A segment cut short before its ports is
+    left out too: netlab cannot tell it from a later fragment.)"""
+    shown = _PROTOCOL_NAMES[name]
+    header = c.ints("icmp_type" if name.startswith("icmp") else "sport").present
+    out: Bools = _proto(c, *shown) & header
+    return out
+
+
+def _bogus(c: Columns, shown: str) -> Bools:
+    """Rows whose EtherType says IPv4 or IPv6 and whose header is not one (a bad version or
+    header length): tshark still names the protocol there, with no address."""
+    out: Bools = _proto(c, shown) & ~c.ints("ip_version").present
+    return out
 
 
 def _rows(select: Callable[..., Bools]) -> Getter:
@@ -364,6 +385,15 @@ def _positive(c: Columns, col: str) -> Bools:
 
 
 PACKET = _packet_fields()
+# Fields of headers a packet inside another one also has (a tunnel's, or one an ICMP error
+# quotes): tshark matches every occurrence. Not the frame's own, nor the analyses netlab makes
+# of outermost flows only (streams, TCP analysis).
+LAYERED = frozenset(
+    name
+    for name in PACKET
+    if name != "frame"
+    and not name.startswith(("frame.", "tcp.stream", "udp.stream", "tcp.analysis"))
+)
 FIELDS: dict[str, FieldDef] = {name: d for name, (d, _) in PACKET.items()}
 FIELDS["tcp.analysis.initial_rtt"] = FieldDef("tcp.analysis.initial_rtt", Type.SECONDS)
 PACKET_GETTERS: dict[str, Getter] = {name: get for name, (_, get) in PACKET.items()}

@@ -1,0 +1,108 @@
+"""Packets inside packets (tunnels, ICMP errors quoting one) are further occurrences of a
+display filter's fields, as in tshark; checked here on frames made for it (the corpus test,
+test_display_filter_tshark, checks real captures against tshark)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import synth
+
+import netlab
+from netlab.inner_packets import inner_levels
+
+
+def _frames() -> list[bytes]:
+    inner_tcp = synth.ipv4("10.9.9.9", "10.8.8.8", 6, synth.tcp(1234, 443, 0x002))
+    vxlan = struct.pack(">BBHI", 0x08, 0, 0, 42 << 8) + synth.ether(inner_tcp)
+    quoted = synth.ipv4("10.7.7.7", "8.8.4.4", 17, synth.udp(5555, 53, b"x" * 40))[:28]
+    return [
+        # 1: VXLAN (UDP 4789) carrying Ethernet, IPv4 and a TCP SYN
+        synth.ether(synth.ipv4("192.0.2.1", "192.0.2.2", 17, synth.udp(40000, 4789, vxlan))),
+        # 2: GRE carrying IPv4 carrying GRE carrying IPv4 (two levels)
+        synth.ether(
+            synth.ipv4(
+                "192.0.2.1",
+                "192.0.2.3",
+                47,
+                struct.pack(">HH", 0, 0x0800)
+                + synth.ipv4(
+                    "172.16.0.1",
+                    "172.16.0.2",
+                    47,
+                    struct.pack(">HH", 0, 0x0800)
+                    + synth.ipv4("10.6.6.6", "10.5.5.5", 17, synth.udp(1, 2, b"")),
+                ),
+            )
+        ),
+        # 3: an ICMP port unreachable quoting a DNS query's IP header and 8 bytes of UDP
+        synth.ether(
+            synth.ipv4("8.8.4.4", "10.7.7.7", 1, struct.pack(">BBHI", 3, 3, 0, 0) + quoted)
+        ),
+        # 4: plain UDP to 10.9.9.9, for contrast
+        synth.ether(synth.ipv4("192.0.2.9", "10.9.9.9", 17, synth.udp(53, 53, b"y"))),
+    ]
+
+
+def _read(tmp_path: Path):  # type: ignore[no-untyped-def]
+    path = tmp_path / "inner.pcap"
+    synth.write_pcap(path, _frames())
+    return path, netlab.read_pcap(path)
+
+
+def _numbers(df, expression: str) -> list[int]:  # type: ignore[no-untyped-def]
+    return netlab.filter(df, expression)["number"].tolist()
+
+
+def test_fields_match_the_headers_inside(tmp_path):
+    _, df = _read(tmp_path)
+    assert _numbers(df, "ip.addr == 10.9.9.9") == [1, 4]
+    assert _numbers(df, "tcp") == [1]  # the VXLAN frame's inner SYN
+    assert _numbers(df, "tcp.flags.syn == 1 && tcp.dstport == 443") == [1]
+    assert _numbers(df, "ip.src == 10.6.6.6") == [2]  # two tunnels deep
+    assert _numbers(df, "ip.dst == 172.16.0.2 && ip.dst == 10.5.5.5") == [2]
+    assert _numbers(df, "udp.dstport == 53") == [3, 4]  # the quoted query, and the plain one
+    assert _numbers(df, "icmp && udp") == [3]
+    # Wireshark's multi-value rules hold across layers: != is "no occurrence equals"
+    assert _numbers(df, "ip.addr != 10.9.9.9") == [2, 3]
+    assert _numbers(df, "ip.src === 192.0.2.1") == []  # the inner sources differ
+    # every answer above is tshark's on this file; this one differs by design: tshark also
+    # numbers the inner connection as a TCP stream, netlab's streams are outermost flows
+    assert _numbers(df, "tcp.stream == 0") == []
+
+
+def test_the_levels_say_which_row_each_inner_packet_is_in(tmp_path):
+    _, df = _read(tmp_path)
+    levels = inner_levels(df)
+    assert [level.rows.tolist() for level in levels] == [[0, 1, 2], [1]]
+    first = levels[0].frame
+    assert first["src"].astype(str).tolist() == ["10.9.9.9", "172.16.0.1", "10.7.7.7"]
+    assert first["proto"].astype(str).tolist() == ["TCP", "GRE", "UDP"]
+    assert levels[1].frame["dport"].tolist() == [2]
+
+
+def test_without_the_packets_bytes_only_the_outermost_headers_match(tmp_path):
+    path, df = _read(tmp_path)
+    bare = df.copy()
+    bare.attrs.clear()  # a frame that lost its packet store (built by hand, say)
+    assert _numbers(bare, "ip.addr == 10.9.9.9") == [4]
+    path.write_bytes(path.read_bytes() + b"\0")  # the file changed since it was read
+    assert _numbers(df, "ip.addr == 10.9.9.9") == [4]
+    assert _numbers(df, "tcp") == []
+
+
+def test_a_frame_without_tunnels_reads_no_bytes(tmp_path, monkeypatch):
+    path = tmp_path / "plain.pcap"
+    frames = [synth.ether(synth.ipv4("10.0.0.1", "10.0.0.2", 17, synth.udp(1, 2, b"z")))] * 5
+    synth.write_pcap(path, frames)
+    df = netlab.read_pcap(path)
+    import netlab.inner_packets as inner
+
+    def no_bytes(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("bytes were read for a frame that carries nothing")
+
+    monkeypatch.setattr(inner, "locate", no_bytes)
+    assert _numbers(df, "ip.addr == 10.0.0.1") == [1, 2, 3, 4, 5]
+    assert np.array_equal(inner.candidates(df), np.zeros(0, dtype=np.int64))
