@@ -23,8 +23,8 @@ from .inner_packets import inner_levels
 MAX_LENGTH = 100_000  # characters; longer filters are refused before parsing
 
 
-def _inner_levels(frame: pd.DataFrame) -> list[tuple[pd.DataFrame, npt.NDArray[np.int64]]]:
-    return [(level.frame, level.rows) for level in inner_levels(frame)]
+def _inner_levels(c: Columns) -> list[tuple[pd.DataFrame, npt.NDArray[np.int64]]]:
+    return [(level.frame, level.rows) for level in inner_levels(c)]
 
 
 class DisplayFilter:

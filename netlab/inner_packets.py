@@ -14,6 +14,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from .core.decode import decode_batch
+from .core.dfilter.columns import Columns, MissingColumn
 from .core.inner import (
     GENEVE,
     GTP_U,
@@ -32,6 +33,13 @@ I64 = npt.NDArray[np.int64]
 LEVELS = 3  # a tunnel in a tunnel in a tunnel; tshark goes deeper, captures rarely do
 _CARRIERS = ("IPIP", "IPv6", "GRE", "AH")  # protocol names of an IP packet that carries another
 _PORTS = (VXLAN, GENEVE, GTP_U, TEREDO, L2TP)
+_TO_READ = ("number", "caplen", "length", "linktype", "ts")  # what finding the bytes needs
+# (protocol shown, the columns that tell, the values that say a packet is inside)
+_SIGNS = (
+    ("UDP", ("sport", "dport"), _PORTS),
+    ("ICMP", ("icmp_type",), ICMP_ERRORS),
+    ("ICMPv6", ("icmp_type",), ICMP6_ERRORS),
+)
 
 
 @dataclass(frozen=True)
@@ -43,26 +51,40 @@ class Inner:
     rows: I64
 
 
-def candidates(frame: pd.DataFrame) -> I64:
-    """Positions of the rows whose outermost headers say they may carry a packet."""
-    need = ("proto", "sport", "dport", "icmp_type", "number", "caplen", "length", "linktype")
-    if any(c not in frame.columns for c in need):
+def candidates(data: pd.DataFrame | Columns) -> I64:
+    """Positions of the rows whose outermost headers say they may carry a packet. Read
+    through the filter's own columns (each read once per evaluation), so a filter that reads
+    them anyway pays little more; a row's ports and ICMP type only where they matter."""
+    c = data if isinstance(data, Columns) else Columns(data)
+    try:
+        proto = c.text("proto")
+        # each row's kind in one look-up through the codes: 1 a carrier, 2.. as in _SIGNS
+        names = [_CARRIERS, *((shown,) for shown, _, _ in _SIGNS)]
+        per_name = np.zeros(len(proto.cats) + 1, dtype=np.uint8)  # the last: no protocol
+        for k, shown in enumerate(names, start=1):
+            per_name[:-1][np.asarray(proto.cats.isin(shown), dtype=bool)] = k
+        kind = per_name[proto.codes]
+        maybe = kind == 1
+        for k, (_, columns, values) in enumerate(_SIGNS, start=2):
+            rows = kind == k
+            if rows.any():
+                table = np.zeros(1 << 16, dtype=bool)  # ports and types are 16 bits at most
+                table[list(values)] = True
+                for name in columns:
+                    occ = c.ints(name)
+                    maybe |= rows & occ.present & table[occ.values & 0xFFFF]
+    except MissingColumn:
         return np.zeros(0, dtype=np.int64)
-    proto = frame["proto"].astype(object).to_numpy()
-    sport = frame["sport"].to_numpy(dtype=np.int64, na_value=-1)
-    dport = frame["dport"].to_numpy(dtype=np.int64, na_value=-1)
-    kind = frame["icmp_type"].to_numpy(dtype=np.int64, na_value=-1)
-    maybe = np.isin(proto, _CARRIERS)
-    maybe |= (proto == "UDP") & (np.isin(sport, _PORTS) | np.isin(dport, _PORTS))
-    maybe |= (proto == "ICMP") & np.isin(kind, ICMP_ERRORS)
-    maybe |= (proto == "ICMPv6") & np.isin(kind, ICMP6_ERRORS)
+    if any(name not in c.df.columns for name in _TO_READ):
+        return np.zeros(0, dtype=np.int64)  # where the bytes are cannot be told
     return np.flatnonzero(maybe)
 
 
-def inner_levels(frame: pd.DataFrame, levels: int = LEVELS) -> list[Inner]:
-    """The packets inside the frame's rows, level by level (empty when none carries one, or
-    the frame's bytes are not kept)."""
-    rows = candidates(frame)
+def inner_levels(data: pd.DataFrame | Columns, levels: int = LEVELS) -> list[Inner]:
+    """The packets inside the rows' packets, level by level (empty when none carries one,
+    or the frame's bytes are not kept)."""
+    frame = data.df if isinstance(data, Columns) else data
+    rows = candidates(data)
     store = store_in(frame.attrs)
     if not len(rows) or store is None:
         return []
@@ -74,8 +96,8 @@ def inner_levels(frame: pd.DataFrame, levels: int = LEVELS) -> list[Inner]:
     except (NetlabError, OSError):
         return []  # the bytes are gone (a file changed, a server away): outer headers only
     out: list[list[tuple[pd.DataFrame, I64]]] = [[] for _ in range(levels)]
-    for data, where, offsets in groups:
-        buf = np.frombuffer(data, dtype=np.uint8)
+    for data_, where, offsets in groups:
+        buf = np.frombuffer(data_, dtype=np.uint8)
         at = sub.iloc[where]
         rec = Records(
             offsets,

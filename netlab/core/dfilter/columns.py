@@ -77,7 +77,7 @@ BY_CATEGORIES = _ByCategories()
 
 # The packets inside a frame's packets, level by level: (their decoded rows, the position in
 # the frame of the row each one is inside). Given by the caller: finding them reads bytes.
-InnerLevels = Callable[[pd.DataFrame], list[tuple[pd.DataFrame, npt.NDArray[np.int64]]]]
+InnerLevels = Callable[["Columns"], list[tuple[pd.DataFrame, npt.NDArray[np.int64]]]]
 
 
 class Columns:
@@ -100,7 +100,7 @@ class Columns:
         one Columns per level, aligned with these rows (missing where a row has none).
         Looked for once per evaluation, and only when a filter names a field they have."""
         if self._inner is None:
-            levels = self._find_inner(self.df) if self._find_inner is not None else []
+            levels = self._find_inner(self) if self._find_inner is not None else []
             self._inner = [PlacedColumns(frame, rows, self.n) for frame, rows in levels]
         return self._inner
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .fields import FieldDef, Type, a
 from .syntax import FilterSyntaxError, Value
@@ -100,38 +102,28 @@ def _network(field: FieldDef, v: Value) -> Network:
     return Network(int(net.network_address), int(net.broadcast_address))
 
 
+_DOTTED_QUAD = (
+    r"^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$"
+)
+
+
 def ipv4_values(cats: list[str]) -> npt.NDArray[np.int64]:
-    """Each dotted-quad text as its 32-bit integer (-1 where it is not one), column by column
-    of the texts' bytes: a capture may hold hundreds of thousands of distinct addresses."""
-    n = len(cats)
-    out = np.full(n, -1, dtype=np.int64)
-    if not n:
+    """Each dotted-quad text as its 32-bit integer (-1 where it is not one, as Wireshark
+    reads them: no leading zeros), in Arrow's compute kernels, not per text: a capture may
+    hold hundreds of thousands of distinct addresses."""
+    out = np.full(len(cats), -1, dtype=np.int64)
+    if not len(cats):
         return out
-    raw = np.array(cats, dtype=object).astype("S16")  # longer texts are no dotted quads
-    width = raw.dtype.itemsize
-    b = np.frombuffer(raw.tobytes(), dtype=np.uint8).reshape(n, width).astype(np.int64)
-    lengths = np.char.str_len(raw)
-    ok = (lengths >= 7) & (lengths <= 15)
-    value = np.zeros(n, dtype=np.int64)
-    octet = np.zeros(n, dtype=np.int64)  # the octet being read
-    digits = np.zeros(n, dtype=np.int64)  # its digits so far
-    dots = np.zeros(n, dtype=np.int64)
-    for col in range(width + 1):
-        c = b[:, col] if col < width else np.zeros(n, dtype=np.int64)
-        end = c == 0  # the text ended: a NUL pad (or past the last column)
-        dot = c == 46
-        digit = (c >= 48) & (c <= 57)
-        closing = (dot | end) & (digits > 0) & ((dots < 3) | end)
-        ok &= digit | dot | end | (col >= lengths)
-        ok &= ~((dot | end) & (col <= lengths) & (digits == 0) & (col < lengths + 1))
-        ok &= ~(digit & (octet == 0) & (digits == 1) & (col < lengths))  # 01: not Wireshark's
-        value = np.where(closing & (col <= lengths), value * 256 + octet, value)
-        ok &= ~(closing & (col <= lengths) & (octet > 255))
-        dots += dot & (col < lengths)
-        octet = np.where(closing | dot, 0, np.where(digit, octet * 10 + c - 48, octet))
-        digits = np.where(closing | dot, 0, digits + digit)
-    ok &= dots == 3
-    out[ok] = value[ok]
+    texts = pa.array(cats, type=pa.string(), from_pandas=True)
+    shaped = pc.match_substring_regex(texts, _DOTTED_QUAD).fill_null(False)
+    rows = np.flatnonzero(np.asarray(shaped, dtype=bool))
+    if len(rows):
+        parts = pc.split_pattern(texts.take(pa.array(rows)), ".")
+        octets = np.asarray(pc.list_flatten(parts).cast(pa.int64())).reshape(-1, 4)
+        octets = octets.astype(np.int64)
+        fits = (octets <= 255).all(axis=1)
+        value = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
+        out[rows[fits]] = value[fits]
     return out
 
 
