@@ -8,6 +8,7 @@ its columns with numpy, not by tshark. Every mistake is a `DisplayFilterError` (
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -17,14 +18,24 @@ import pandas as pd
 from .core.dfilter.columns import Columns
 from .core.dfilter.compile import Mask, compile_tree
 from .core.dfilter.syntax import FilterSyntaxError, parse, render
-from .errors import DisplayFilterError
+from .errors import DisplayFilterError, NetlabWarning
 from .inner_packets import inner_levels
 
 MAX_LENGTH = 100_000  # characters; longer filters are refused before parsing
 
 
 def _inner_levels(c: Columns) -> list[tuple[pd.DataFrame, npt.NDArray[np.int64]]]:
-    return [(level.frame, level.rows) for level in inner_levels(c)]
+    try:
+        return [(level.frame, level.rows) for level in inner_levels(c)]
+    except Exception as exc:  # noqa: BLE001 - a store that fails (a server away) must not
+        # turn a valid filter into an error: the outer headers are still matched
+        warnings.warn(
+            f"the packets inside tunnels were not read ({type(exc).__name__}: {exc}); "
+            "the filter matched the outermost headers only",
+            NetlabWarning,
+            stacklevel=2,
+        )
+        return []
 
 
 class DisplayFilter:

@@ -106,3 +106,18 @@ def test_a_frame_without_tunnels_reads_no_bytes(tmp_path, monkeypatch):
     monkeypatch.setattr(inner, "locate", no_bytes)
     assert _numbers(df, "ip.addr == 10.0.0.1") == [1, 2, 3, 4, 5]
     assert np.array_equal(inner.candidates(df), np.zeros(0, dtype=np.int64))
+
+
+def test_a_store_that_fails_leaves_the_outer_headers_and_says_so(tmp_path, monkeypatch):
+    import pytest
+
+    import netlab.inner_packets as inner
+
+    _, df = _read(tmp_path)
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the server went away")
+
+    monkeypatch.setattr(inner, "locate", broken)
+    with pytest.warns(netlab.NetlabWarning, match="server went away"):
+        assert _numbers(df, "ip.addr == 10.9.9.9") == [4]
