@@ -117,9 +117,9 @@ def _opened(browser, url: str):  # type: ignore[no-untyped-def]
 
 
 def _run_until(page, cell: int, shown) -> None:  # type: ignore[no-untyped-def]
-    """Run the code cell numbered `cell` (from 0) until `shown` (a locator) is in its output. A keystroke sent
-    while the kernel is still connecting is lost (seen on a loaded machine): try again,
-    within a deadline."""
+    """Run the code cell numbered `cell` (from 0) until `shown` (a locator) is in its
+    output. A keystroke sent while the kernel is still connecting is lost (seen on a loaded
+    machine): try again, within a deadline."""
     deadline = time.monotonic() + 240
     while True:
         page.locator(".jp-CodeCell .cm-content").nth(cell).click()
