@@ -20,7 +20,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from .columns import Bools, Cat, Columns, MissingColumn, Num, Occurrence
-from .fields import FIELDS, LAYERED, FieldDef, Type, a, getters_for, is_flow_table
+from .fields import FIELDS, LAYERED, FieldDef, Type, a
+from .flow_fields import getters_for, is_flow_table
 from .syntax import (
     BitAnd,
     Compare,

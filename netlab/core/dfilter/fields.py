@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-import pandas as pd
 
 from ..names import IP_PROTOCOLS
 from ..services import CONTENT_SIGNS
@@ -56,12 +55,12 @@ def _where(occ: Occurrence, rows: Bools) -> Occurrence:
     return Cat(occ.codes, occ.cats, occ.present & rows)
 
 
-def _present(rows: Bools) -> Num:
+def present(rows: Bools) -> Num:
     return Num(np.zeros(len(rows), dtype=np.int64), rows)
 
 
 # -- packets ---------------------------------------------------------------------------------
-def _proto(c: Columns, *names: str) -> Bools:
+def proto_rows(c: Columns, *names: str) -> Bools:
     return c.text_is("proto", *names)
 
 
@@ -71,7 +70,7 @@ def _v(c: Columns, version: int) -> Bools:
     return out
 
 
-def _ints(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
+def int_field(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
     def get(c: Columns) -> list[Occurrence]:
         occ = c.ints(col)
         return [_where(occ, rows(c)) if rows else occ]
@@ -79,11 +78,11 @@ def _ints(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
     return get
 
 
-def _both(a: str, b: str, rows: Callable[[Columns], Bools]) -> Getter:
+def both_ints(a: str, b: str, rows: Callable[[Columns], Bools]) -> Getter:
     return lambda c: [_where(c.ints(a), rows(c)), _where(c.ints(b), rows(c))]
 
 
-def _text(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
+def text_field(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
     def get(c: Columns) -> list[Occurrence]:
         occ = c.text(col)
         return [_where(occ, rows(c)) if rows else occ]
@@ -91,7 +90,7 @@ def _text(col: str, rows: Callable[[Columns], Bools] | None = None) -> Getter:
     return get
 
 
-def _addr(cols: tuple[str, ...], version: int, flows: bool) -> Getter:
+def address_field(cols: tuple[str, ...], version: int, flows: bool) -> Getter:
     def get(c: Columns) -> list[Occurrence]:
         out: list[Occurrence] = []
         for col in cols:
@@ -117,18 +116,18 @@ def _bit(col: str, mask: int, rows: Callable[[Columns], Bools]) -> Getter:
 def _label(col: str, mask: int, rows: Callable[[Columns], Bools]) -> Getter:
     def get(c: Columns) -> list[Occurrence]:
         occ = c.ints(col)
-        return [_present(occ.present & (occ.values & mask != 0) & rows(c))]
+        return [present(occ.present & (occ.values & mask != 0) & rows(c))]
 
     return get
 
 
-def _stream(proto: str) -> Getter:
+def stream_field(proto: str) -> Getter:
     """tshark's tcp.stream/udp.stream: the flow's rank among the frame's flows of its
     protocol (netlab's `flow` numbers all protocols in one space, in the same order)."""
 
     def get(c: Columns) -> list[Occurrence]:
         flow = c.ints("flow")
-        rows = flow.present & _proto(c, proto)
+        rows = flow.present & proto_rows(c, proto)
         values = np.zeros(c.n, dtype=np.int64)
         if rows.any():
             values[rows] = np.unique(flow.values[rows], return_inverse=True)[1]
@@ -187,20 +186,20 @@ def _on_port(c: Columns, port: int) -> Bools:
     return out
 
 
-def _TCP(c: Columns) -> Bools:  # noqa: N802 (row selectors read as the protocol they pick)
-    return _proto(c, "TCP")
+def tcp_rows(c: Columns) -> Bools:  # noqa: N802 (row selectors read as the protocol they pick)
+    return proto_rows(c, "TCP")
 
 
-def _UDP(c: Columns) -> Bools:  # noqa: N802
-    return _proto(c, "UDP")
+def udp_rows(c: Columns) -> Bools:  # noqa: N802
+    return proto_rows(c, "UDP")
 
 
 def _ICMP(c: Columns) -> Bools:  # noqa: N802
-    return _proto(c, "ICMP")
+    return proto_rows(c, "ICMP")
 
 
 def _ICMP6(c: Columns) -> Bools:  # noqa: N802
-    return _proto(c, "ICMPv6")
+    return proto_rows(c, "ICMPv6")
 
 
 def _V4(c: Columns) -> Bools:  # noqa: N802
@@ -223,7 +222,7 @@ _TCP_FLAGS = {
     "ae": 0x100,
 }
 # protocol names tested alone, and the IP protocol or EtherType names netlab shows for them
-_PROTOCOL_NAMES = {
+PROTOCOL_NAMES = {
     "tcp": ("TCP",),
     "udp": ("UDP",),
     "icmp": ("ICMP",),
@@ -251,58 +250,58 @@ def _packet_fields() -> dict[str, tuple[FieldDef, Getter]]:
     def add(name: str, typ: Type, get: Getter, bits: int = 0, doc: str = "") -> None:
         table[name] = (FieldDef(name, typ, bits, doc), get)
 
-    add("frame", Type.PROTOCOL, lambda c: [_present(np.ones(c.n, dtype=bool))])
-    add("frame.number", u, _ints("number"), 32)
-    add("frame.len", u, _ints("length"), 32)
-    add("frame.cap_len", u, _ints("caplen"), 32)
-    add("frame.time_epoch", Type.TIME, _ints("ts"))
+    add("frame", Type.PROTOCOL, lambda c: [present(np.ones(c.n, dtype=bool))])
+    add("frame.number", u, int_field("number"), 32)
+    add("frame.len", u, int_field("length"), 32)
+    add("frame.cap_len", u, int_field("caplen"), 32)
+    add("frame.time_epoch", Type.TIME, int_field("ts"))
     add("frame.time_relative", Type.TIME, _relative)
-    add("ip.version", u, _ints("ip_version", _V4), 4)
-    add("ipv6.version", u, _ints("ip_version", _V6), 4)
+    add("ip.version", u, int_field("ip_version", _V4), 4)
+    add("ipv6.version", u, int_field("ip_version", _V6), 4)
     for end, col in (("src", ("src",)), ("dst", ("dst",)), ("addr", ("src", "dst"))):
-        add(f"ip.{end}", Type.IPV4, _addr(col, 4, flows=False))
-        add(f"ipv6.{end}", Type.IPV6, _addr(col, 6, flows=False))
-    add("ip.ttl", u, _ints("ttl", _V4), 8)
-    add("ipv6.hlim", u, _ints("ttl", _V6), 8)
+        add(f"ip.{end}", Type.IPV4, address_field(col, 4, flows=False))
+        add(f"ipv6.{end}", Type.IPV6, address_field(col, 6, flows=False))
+    add("ip.ttl", u, int_field("ttl", _V4), 8)
+    add("ipv6.hlim", u, int_field("ttl", _V6), 8)
     add("ip.proto", u, _ip_proto(4), 8)
-    for proto, rows in (("tcp", _TCP), ("udp", _UDP)):
-        add(f"{proto}.srcport", u, _ints("sport", rows), 16)
-        add(f"{proto}.dstport", u, _ints("dport", rows), 16)
-        add(f"{proto}.port", u, _both("sport", "dport", rows), 16)
-        add(f"{proto}.stream", u, _stream(proto.upper()), 32)
-    add("tcp.flags", u, _ints("tcp_flags", _TCP), 16)
+    for proto, rows in (("tcp", tcp_rows), ("udp", udp_rows)):
+        add(f"{proto}.srcport", u, int_field("sport", rows), 16)
+        add(f"{proto}.dstport", u, int_field("dport", rows), 16)
+        add(f"{proto}.port", u, both_ints("sport", "dport", rows), 16)
+        add(f"{proto}.stream", u, stream_field(proto.upper()), 32)
+    add("tcp.flags", u, int_field("tcp_flags", tcp_rows), 16)
     for flag, mask in _TCP_FLAGS.items():
-        add(f"tcp.flags.{flag}", b, _bit("tcp_flags", mask, _TCP))
-    add("tcp.seq_raw", u, _ints("tcp_seq", _TCP), 32)
-    add("tcp.ack_raw", u, _ints("tcp_ack", _TCP), 32)
-    add("tcp.window_size_value", u, _ints("tcp_window", _TCP), 16)
-    add("tcp.options.mss_val", u, _ints("tcp_mss", _TCP), 16)
-    add("tcp.options.wscale.shift", u, _ints("tcp_wscale", _TCP), 8)
-    add("tcp.len", u, _ints("paylen", _TCP), 32)
+        add(f"tcp.flags.{flag}", b, _bit("tcp_flags", mask, tcp_rows))
+    add("tcp.seq_raw", u, int_field("tcp_seq", tcp_rows), 32)
+    add("tcp.ack_raw", u, int_field("tcp_ack", tcp_rows), 32)
+    add("tcp.window_size_value", u, int_field("tcp_window", tcp_rows), 16)
+    add("tcp.options.mss_val", u, int_field("tcp_mss", tcp_rows), 16)
+    add("tcp.options.wscale.shift", u, int_field("tcp_wscale", tcp_rows), 8)
+    add("tcp.len", u, int_field("paylen", tcp_rows), 32)
     add("udp.length", u, _udp_length, 16)
     every = sum(ANALYSIS_BITS.values())
-    add("tcp.analysis.flags", Type.LABEL, _label("tcp_analysis", every, _TCP))
+    add("tcp.analysis.flags", Type.LABEL, _label("tcp_analysis", every, tcp_rows))
     for name, bit in ANALYSIS_BITS.items():
-        add(f"tcp.analysis.{name}", Type.LABEL, _label("tcp_analysis", bit, _TCP))
-    add("icmp.type", u, _ints("icmp_type", _ICMP), 8)
-    add("icmp.code", u, _ints("icmp_code", _ICMP), 8)
-    add("icmp.ident", u, _ints("icmp_id", _ICMP), 16)
-    add("icmpv6.type", u, _ints("icmp_type", _ICMP6), 8)
-    add("icmpv6.code", u, _ints("icmp_code", _ICMP6), 8)
-    add("icmpv6.echo.identifier", u, _ints("icmp_id", _ICMP6), 16)
-    add("vlan", Type.PROTOCOL, lambda c: [_present(c.ints("vlan").present)])
-    add("vlan.id", u, _ints("vlan"), 12)
-    add("dns.qry.name", t, _text("dns_qname"))
-    add("http.host", t, _text("http_host"))
-    add("tls.handshake.extensions_server_name", t, _text("tls_sni"))
+        add(f"tcp.analysis.{name}", Type.LABEL, _label("tcp_analysis", bit, tcp_rows))
+    add("icmp.type", u, int_field("icmp_type", _ICMP), 8)
+    add("icmp.code", u, int_field("icmp_code", _ICMP), 8)
+    add("icmp.ident", u, int_field("icmp_id", _ICMP), 16)
+    add("icmpv6.type", u, int_field("icmp_type", _ICMP6), 8)
+    add("icmpv6.code", u, int_field("icmp_code", _ICMP6), 8)
+    add("icmpv6.echo.identifier", u, int_field("icmp_id", _ICMP6), 16)
+    add("vlan", Type.PROTOCOL, lambda c: [present(c.ints("vlan").present)])
+    add("vlan.id", u, int_field("vlan"), 12)
+    add("dns.qry.name", t, text_field("dns_qname"))
+    add("http.host", t, text_field("http_host"))
+    add("tls.handshake.extensions_server_name", t, text_field("tls_sni"))
     for app in ("dns", "mdns", "llmnr", "http", "tls"):
-        add(app, Type.PROTOCOL, _rows(lambda c, app=app: _app(c, app)))
-    for name, shown in _PROTOCOL_NAMES.items():
-        add(name, Type.PROTOCOL, _rows(lambda c, shown=shown: _proto(c, *shown)))
+        add(app, Type.PROTOCOL, label(lambda c, app=app: _app(c, app)))
+    for name, shown in PROTOCOL_NAMES.items():
+        add(name, Type.PROTOCOL, label(lambda c, shown=shown: proto_rows(c, *shown)))
     for name in ("tcp", "udp", "sctp", "icmp", "icmpv6"):
-        add(name, Type.PROTOCOL, _rows(lambda c, name=name: _transport(c, name)))
-    add("ip", Type.PROTOCOL, lambda c: [_present(_V4(c) | _bogus(c, "IPv4"))])
-    add("ipv6", Type.PROTOCOL, lambda c: [_present(_V6(c) | _bogus(c, "IPv6"))])
+        add(name, Type.PROTOCOL, label(lambda c, name=name: _transport(c, name)))
+    add("ip", Type.PROTOCOL, lambda c: [present(_V4(c) | _bogus(c, "IPv4"))])
+    add("ipv6", Type.PROTOCOL, lambda c: [present(_V6(c) | _bogus(c, "IPv6"))])
     return table
 
 
@@ -311,22 +310,22 @@ def _transport(c: Columns, name: str) -> Bools:
     an ICMP type). A later IP fragment has none; tshark names only the first fragment's
     transport, as it does without defragmentation. (A segment cut short before its ports is
     left out too: netlab cannot tell it from a later fragment.)"""
-    shown = _PROTOCOL_NAMES[name]
+    shown = PROTOCOL_NAMES[name]
     header = c.ints("icmp_type" if name.startswith("icmp") else "sport").present
-    out: Bools = _proto(c, *shown) & header
+    out: Bools = proto_rows(c, *shown) & header
     return out
 
 
 def _bogus(c: Columns, shown: str) -> Bools:
     """Rows whose EtherType says IPv4 or IPv6 and whose header is not one (a bad version or
     header length): tshark still names the protocol there, with no address."""
-    out: Bools = _proto(c, shown) & ~c.ints("ip_version").present
+    out: Bools = proto_rows(c, shown) & ~c.ints("ip_version").present
     return out
 
 
-def _rows(select: Callable[..., Bools]) -> Getter:
+def label(select: Callable[..., Bools]) -> Getter:
     """A label or protocol: present on the rows `select` picks."""
-    return lambda c: [_present(select(c))]
+    return lambda c: [present(select(c))]
 
 
 def _relative(c: Columns) -> list[Occurrence]:
@@ -338,50 +337,7 @@ def _relative(c: Columns) -> list[Occurrence]:
 
 def _udp_length(c: Columns) -> list[Occurrence]:
     occ = c.ints("paylen")
-    return [Num(occ.values + 8, occ.present & _UDP(c))]
-
-
-# -- flows -----------------------------------------------------------------------------------
-def _service(c: Columns, name: str) -> Bools:
-    return c.text_is("service", name)
-
-
-def _flow_fields() -> dict[str, Getter]:
-    table: dict[str, Getter] = {
-        "dns.qry.name": _text("server_name", lambda c: _service(c, "dns")),
-        "http.host": _text("server_name", lambda c: _service(c, "http")),
-        "tls.handshake.extensions_server_name": _text("server_name", lambda c: _service(c, "tls")),
-        "tcp.analysis.initial_rtt": _ints("rtt", _TCP),
-    }
-    table["ip"] = lambda c: [_present(_addr(("src",), 4, True)(c)[0].present)]
-    table["ipv6"] = lambda c: [_present(_addr(("src",), 6, True)(c)[0].present)]
-    for end, col in (("src", ("src",)), ("dst", ("dst",)), ("addr", ("src", "dst"))):
-        table[f"ip.{end}"] = _addr(col, 4, flows=True)
-        table[f"ipv6.{end}"] = _addr(col, 6, flows=True)
-    for proto, rows in (("tcp", _TCP), ("udp", _UDP)):
-        table[f"{proto}.srcport"] = _ints("sport", rows)
-        table[f"{proto}.dstport"] = _ints("dport", rows)
-        table[f"{proto}.port"] = _both("sport", "dport", rows)
-        table[f"{proto}.stream"] = _stream(proto.upper())
-    counts = {
-        "retransmission": "retransmissions",
-        "out_of_order": "out_of_order",
-        "duplicate_ack": "dup_acks",
-        "zero_window": "zero_windows",
-    }
-    for flag, column in counts.items():
-        table[f"tcp.analysis.{flag}"] = _rows(lambda c, column=column: _positive(c, column))
-    for app in ("dns", "http", "tls"):
-        table[app] = _rows(lambda c, app=app: _service(c, app))
-    for name, shown in _PROTOCOL_NAMES.items():
-        table[name] = _rows(lambda c, shown=shown: _proto(c, *shown))
-    return table
-
-
-def _positive(c: Columns, col: str) -> Bools:
-    occ = c.ints(col)
-    out: Bools = occ.present & (occ.values > 0)
-    return out
+    return [Num(occ.values + 8, occ.present & udp_rows(c))]
 
 
 PACKET = _packet_fields()
@@ -397,13 +353,3 @@ LAYERED = frozenset(
 FIELDS: dict[str, FieldDef] = {name: d for name, (d, _) in PACKET.items()}
 FIELDS["tcp.analysis.initial_rtt"] = FieldDef("tcp.analysis.initial_rtt", Type.SECONDS)
 PACKET_GETTERS: dict[str, Getter] = {name: get for name, (_, get) in PACKET.items()}
-FLOW_GETTERS = _flow_fields()
-
-
-def is_flow_table(df: pd.DataFrame) -> bool:
-    """A table of `netlab.flows()` rows rather than packets."""
-    return "orig_packets" in df.columns and "number" not in df.columns
-
-
-def getters_for(df: pd.DataFrame) -> dict[str, Getter]:
-    return FLOW_GETTERS if is_flow_table(df) else PACKET_GETTERS
