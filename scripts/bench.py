@@ -604,6 +604,8 @@ def cmd_ws(args: argparse.Namespace) -> None:
     print("(latency: capture time of a message's oldest / newest row to its receipt by a client)")
     spread = np.array([max(t) - min(t) for t in receipts.values() if len(t) > 1]) * 1000
     gaps = np.diff(sorted(min(t) for t in receipts.values())) * 1000
+    if not len(spread) or not len(gaps):  # --observer: one client here, the rest elsewhere
+        return
     print(
         f"one message reaches all clients within p50 {np.percentile(spread, 50):.0f} ms, "
         f"p99 {np.percentile(spread, 99):.0f} ms; messages every p50 {np.percentile(gaps, 50):.0f} "
