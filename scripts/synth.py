@@ -211,3 +211,35 @@ def pcapng_bytes(
             out.append(block(bo, 5, struct.pack(bo + "III", iface, 0, 0)))  # statistics
         out.append(block(bo, 0x00000BAD, struct.pack(bo + "I", 32473) + b"custom"))
     return b"".join(out)
+
+
+def tunnelled_frames() -> list[bytes]:
+    """Frames that carry packets inside: VXLAN with a TCP SYN to 10.9.9.9, GRE in GRE, an
+    ICMP port unreachable quoting a DNS query, and a plain datagram to 10.9.9.9."""
+    inner_tcp = ipv4("10.9.9.9", "10.8.8.8", 6, tcp(1234, 443, 0x002))
+    vxlan = struct.pack(">BBHI", 0x08, 0, 0, 42 << 8) + ether(inner_tcp)
+    quoted = ipv4("10.7.7.7", "8.8.4.4", 17, udp(5555, 53, b"x" * 40))[:28]
+    return [
+        # 1: VXLAN (UDP 4789) carrying Ethernet, IPv4 and a TCP SYN
+        ether(ipv4("192.0.2.1", "192.0.2.2", 17, udp(40000, 4789, vxlan))),
+        # 2: GRE carrying IPv4 carrying GRE carrying IPv4 (two levels)
+        ether(
+            ipv4(
+                "192.0.2.1",
+                "192.0.2.3",
+                47,
+                struct.pack(">HH", 0, 0x0800)
+                + ipv4(
+                    "172.16.0.1",
+                    "172.16.0.2",
+                    47,
+                    struct.pack(">HH", 0, 0x0800)
+                    + ipv4("10.6.6.6", "10.5.5.5", 17, udp(1, 2, b"")),
+                ),
+            )
+        ),
+        # 3: an ICMP port unreachable quoting a DNS query's IP header and 8 bytes of UDP
+        ether(ipv4("8.8.4.4", "10.7.7.7", 1, struct.pack(">BBHI", 3, 3, 0, 0) + quoted)),
+        # 4: plain UDP to 10.9.9.9, for contrast
+        ether(ipv4("192.0.2.9", "10.9.9.9", 17, udp(53, 53, b"y"))),
+    ]

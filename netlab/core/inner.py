@@ -1,6 +1,7 @@
 """Packets inside packets: where a tunnel (IP in IP, GRE, ERSPAN, VXLAN, Geneve, GTP-U,
-Teredo) or an ICMP error (the packet it quotes) carries another packet, found for a whole
-batch at once and handed back as records the decoder reads like any other frames.
+Teredo, L2TP, behind an IPsec AH or not) or an ICMP error (the packet it quotes) carries
+another packet, found for a whole batch at once and handed back as records the decoder reads
+like any other frames.
 
 netlab's columns are a packet's outermost headers, one row of ~100 bytes each. tshark shows
 every header it finds, so its `ip.addr`, `tcp.port` or `tcp` also match the inner packet's;
@@ -91,10 +92,8 @@ def _gre(view: BytesView, d: Decoded, rows: Bools, take: _Take) -> None:
 
 def _udp_tunnels(view: BytesView, d: Decoded, udp: Bools, ip_end: I64, take: _Take) -> None:
     p = d.payload
-    on = {port: udp & ((d.sport == port) | (d.dport == port)) for port in (VXLAN, GENEVE)}
-    on[GTP_U] = udp & (d.dport == GTP_U) | udp & (d.sport == GTP_U)
-    on[TEREDO] = udp & ((d.sport == TEREDO) | (d.dport == TEREDO))
-    on[L2TP] = udp & ((d.sport == L2TP) | (d.dport == L2TP))
+    ports = (VXLAN, GENEVE, GTP_U, TEREDO, L2TP)
+    on = {port: udp & ((d.sport == port) | (d.dport == port)) for port in ports}
     take(on[VXLAN] & (view.u8(p) & 0x08 != 0), p + 8, ETHERNET)  # the I flag: a valid VNI
     # Geneve: options of 4-byte words after the 8-byte header, then Ethernet or IP
     kind = view.u16(p + 2)

@@ -160,6 +160,8 @@ class Broadcaster:
             filters = [f for f, _ in self._filters.values()]
         if filters:
             frame = batch.to_frame()
+            # the capture's packet store: a filter also matches packets inside tunnels
+            frame.attrs.update(self.capture.frame.attrs)
             for f in filters:
                 try:
                     picked = np.flatnonzero(f.mask(frame))

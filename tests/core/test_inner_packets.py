@@ -4,7 +4,6 @@ test_display_filter_tshark, checks real captures against tshark)."""
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -14,41 +13,9 @@ import netlab
 from netlab.inner_packets import inner_levels
 
 
-def _frames() -> list[bytes]:
-    inner_tcp = synth.ipv4("10.9.9.9", "10.8.8.8", 6, synth.tcp(1234, 443, 0x002))
-    vxlan = struct.pack(">BBHI", 0x08, 0, 0, 42 << 8) + synth.ether(inner_tcp)
-    quoted = synth.ipv4("10.7.7.7", "8.8.4.4", 17, synth.udp(5555, 53, b"x" * 40))[:28]
-    return [
-        # 1: VXLAN (UDP 4789) carrying Ethernet, IPv4 and a TCP SYN
-        synth.ether(synth.ipv4("192.0.2.1", "192.0.2.2", 17, synth.udp(40000, 4789, vxlan))),
-        # 2: GRE carrying IPv4 carrying GRE carrying IPv4 (two levels)
-        synth.ether(
-            synth.ipv4(
-                "192.0.2.1",
-                "192.0.2.3",
-                47,
-                struct.pack(">HH", 0, 0x0800)
-                + synth.ipv4(
-                    "172.16.0.1",
-                    "172.16.0.2",
-                    47,
-                    struct.pack(">HH", 0, 0x0800)
-                    + synth.ipv4("10.6.6.6", "10.5.5.5", 17, synth.udp(1, 2, b"")),
-                ),
-            )
-        ),
-        # 3: an ICMP port unreachable quoting a DNS query's IP header and 8 bytes of UDP
-        synth.ether(
-            synth.ipv4("8.8.4.4", "10.7.7.7", 1, struct.pack(">BBHI", 3, 3, 0, 0) + quoted)
-        ),
-        # 4: plain UDP to 10.9.9.9, for contrast
-        synth.ether(synth.ipv4("192.0.2.9", "10.9.9.9", 17, synth.udp(53, 53, b"y"))),
-    ]
-
-
 def _read(tmp_path: Path):  # type: ignore[no-untyped-def]
     path = tmp_path / "inner.pcap"
-    synth.write_pcap(path, _frames())
+    synth.write_pcap(path, synth.tunnelled_frames())
     return path, netlab.read_pcap(path)
 
 

@@ -118,3 +118,28 @@ def test_rest_rows_and_flows_take_a_filter(replay_file):
         assert bad.status_code == 422 and "did you mean udp.port" in bad.json()["detail"]
         wrong = httpx.get(f"{srv.url}/flows", params={"filter": "frame.len > 1"})
         assert wrong.status_code == 422 and "not a field of a flow table" in wrong.json()["detail"]
+
+
+def test_a_client_filter_matches_packets_inside_tunnels(tmp_path):
+    # the server's capture keeps the bytes, so ?filter= sees inside VXLAN, GRE and ICMP errors
+    import synth
+
+    path = tmp_path / "tunnels.pcap"
+    synth.write_pcap(path, synth.tunnelled_frames() * 50)
+    expression = "ip.addr == 10.9.9.9 || udp.dstport == 53"
+    want = netlab.filter(netlab.read_pcap(path), expression)["number"].tolist()
+    assert len(want) == 150  # the VXLAN SYN, the ICMP error and the plain datagram, each time
+    srv, cap = _server(path, start_capture=False)
+    numbers: list[int] = []
+    with srv, connect(_url(srv, expression)) as ws:
+        ws.recv(timeout=5)  # settings: connected and registered
+        cap.start()
+        deadline = time.monotonic() + 60
+        while len(numbers) < len(want) and time.monotonic() < deadline:
+            try:
+                message = json.loads(ws.recv(timeout=1))
+            except TimeoutError:
+                continue
+            if message["type"] == "packets":
+                numbers += [r["number"] for r in message["rows"]]
+    assert numbers == want
