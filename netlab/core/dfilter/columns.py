@@ -159,6 +159,9 @@ class Columns:
 
 
 def _as_text(cats: pd.Index) -> pd.Index:
+    """The categories as an object Index of str (most already are: then as they are)."""
+    if cats.dtype == object and pd.api.types.infer_dtype(cats, skipna=False) == "string":
+        return cats
     out: pd.Index = pd.Index(np.asarray(cats.astype(str), dtype=object), dtype=object)
     return out
 
