@@ -53,6 +53,9 @@ def _jupyterlab(root: Path, notebook: str, env: dict[str, str] | None = None) ->
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--LabApp.news_url=",
+            # a workspace of its own: the user's last one would reopen a notebook this root
+            # lacks, and the "File Load Error" dialog would take the clicks
+            f"--LabApp.workspaces_dir={root / '.workspaces'}",
             *(["--allow-root"] if os.geteuid() == 0 else []),
         ],
         stdout=subprocess.DEVNULL,
@@ -121,15 +124,20 @@ def _run_until(page, cell: int, shown) -> None:  # type: ignore[no-untyped-def]
     output. A keystroke sent while the kernel is still connecting is lost (seen on a loaded
     machine): try again, within a deadline."""
     deadline = time.monotonic() + 240
+    dialogs: list[str] = []
     while True:
-        page.locator(".jp-CodeCell .cm-content").nth(cell).click()
-        page.keyboard.press("Shift+Enter")
         try:
+            dialog = page.locator(".jp-Dialog")
+            if dialog.count():  # a dialog takes the clicks: say which, if the deadline comes
+                dialogs.append(dialog.first.inner_text())
+                page.keyboard.press("Escape")
+            page.locator(".jp-CodeCell .cm-content").nth(cell).click(timeout=30_000)
+            page.keyboard.press("Shift+Enter")
             shown.first.wait_for(state="attached", timeout=30_000)
             return
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try again
+        except Exception as exc:  # noqa: BLE001 - playwright's TimeoutError: try again
             if time.monotonic() > deadline:
-                raise
+                raise AssertionError(f"the cell's output never came; dialogs: {dialogs}") from exc
 
 
 def test_the_rate_chart_detail_and_stream_render_in_jupyterlab(lab):
