@@ -32,6 +32,20 @@ def _url(srv: ServerThread, expression: str | None) -> str:
     return srv.ws_url if expression is None else f"{srv.ws_url}?filter={quote(expression)}"
 
 
+def _numbers_until(ws, last: int) -> list[int]:  # type: ignore[no-untyped-def]
+    """The frame numbers of the rows a client gets, until frame `last` (or a minute)."""
+    numbers: list[int] = []
+    deadline = time.monotonic() + 60
+    while (not numbers or numbers[-1] < last) and time.monotonic() < deadline:
+        try:
+            message = json.loads(ws.recv(timeout=1))
+        except TimeoutError:
+            continue
+        if message["type"] == "packets":
+            numbers += [r["number"] for r in message["rows"]]
+    return numbers
+
+
 def test_each_client_gets_the_rows_of_its_filter_each_filter_evaluated_once(
     replay_file, monkeypatch
 ):
@@ -56,18 +70,7 @@ def test_each_client_gets_the_rows_of_its_filter_each_filter_evaluated_once(
         with connect(_url(srv, FILTERS[k])) as ws:
             ws.recv(timeout=5)  # settings: connected and registered
             connected.wait(10)
-            numbers: list[int] = []
-            deadline = time.monotonic() + 60
-            while (
-                not numbers or numbers[-1] < want[FILTERS[k]][-1]
-            ) and time.monotonic() < deadline:
-                try:
-                    message = json.loads(ws.recv(timeout=1))
-                except TimeoutError:
-                    continue
-                if message["type"] == "packets":
-                    numbers += [r["number"] for r in message["rows"]]
-            got[k] = numbers
+            got[k] = _numbers_until(ws, want[FILTERS[k]][-1])
 
     with srv:
         threads = [threading.Thread(target=client, args=(k,)) for k in range(len(FILTERS))]
@@ -130,16 +133,8 @@ def test_a_client_filter_matches_packets_inside_tunnels(tmp_path):
     want = netlab.filter(netlab.read_pcap(path), expression)["number"].tolist()
     assert len(want) == 150  # the VXLAN SYN, the ICMP error and the plain datagram, each time
     srv, cap = _server(path, start_capture=False)
-    numbers: list[int] = []
     with srv, connect(_url(srv, expression)) as ws:
         ws.recv(timeout=5)  # settings: connected and registered
         cap.start()
-        deadline = time.monotonic() + 60
-        while len(numbers) < len(want) and time.monotonic() < deadline:
-            try:
-                message = json.loads(ws.recv(timeout=1))
-            except TimeoutError:
-                continue
-            if message["type"] == "packets":
-                numbers += [r["number"] for r in message["rows"]]
+        numbers = _numbers_until(ws, want[-1])
     assert numbers == want
