@@ -28,6 +28,7 @@ from .core.inner import (
 from .core.pcapfile import Records
 from .errors import NetlabError
 from .packets import locate, store_in
+from .sources.pcapreader import concat_frames
 
 I64 = npt.NDArray[np.int64]
 LEVELS = 3  # a tunnel in a tunnel in a tunnel; tshark goes deeper, captures rarely do
@@ -96,8 +97,8 @@ def inner_levels(data: pd.DataFrame | Columns, levels: int = LEVELS) -> list[Inn
     except (NetlabError, OSError):
         return []  # the bytes are gone (a file changed, a server away): outer headers only
     out: list[list[tuple[pd.DataFrame, I64]]] = [[] for _ in range(levels)]
-    for data_, where, offsets in groups:
-        buf = np.frombuffer(data_, dtype=np.uint8)
+    for kept, where, offsets in groups:  # each buffer that holds some of the rows' bytes
+        buf = np.frombuffer(kept, dtype=np.uint8)
         at = sub.iloc[where]
         rec = Records(
             offsets,
@@ -117,8 +118,7 @@ def inner_levels(data: pd.DataFrame | Columns, levels: int = LEVELS) -> list[Inn
 
 
 def _joined(parts: list[tuple[pd.DataFrame, I64]]) -> Inner:
+    """One level's packets from several buffers, as one frame."""
     if len(parts) == 1:
         return Inner(parts[0][0], parts[0][1])
-    from .sources.pcapreader import concat_frames
-
     return Inner(concat_frames([p for p, _ in parts]), np.concatenate([r for _, r in parts]))
