@@ -186,15 +186,15 @@ def _on_port(c: Columns, port: int) -> Bools:
     return out
 
 
-def tcp_rows(c: Columns) -> Bools:  # noqa: N802 (row selectors read as the protocol they pick)
+def tcp_rows(c: Columns) -> Bools:
     return proto_rows(c, "TCP")
 
 
-def udp_rows(c: Columns) -> Bools:  # noqa: N802
+def udp_rows(c: Columns) -> Bools:
     return proto_rows(c, "UDP")
 
 
-def _ICMP(c: Columns) -> Bools:  # noqa: N802
+def _ICMP(c: Columns) -> Bools:  # noqa: N802 (row selectors read as the protocol they pick)
     return proto_rows(c, "ICMP")
 
 
@@ -297,12 +297,16 @@ def _packet_fields() -> dict[str, tuple[FieldDef, Getter]]:
     for app in ("dns", "mdns", "llmnr", "http", "tls"):
         add(app, Type.PROTOCOL, label(lambda c, app=app: _app(c, app)))
     for name, shown in PROTOCOL_NAMES.items():
-        add(name, Type.PROTOCOL, label(lambda c, shown=shown: proto_rows(c, *shown)))
-    for name in ("tcp", "udp", "sctp", "icmp", "icmpv6"):
-        add(name, Type.PROTOCOL, label(lambda c, name=name: _transport(c, name)))
+        if name in _TRANSPORTS:
+            add(name, Type.PROTOCOL, label(lambda c, name=name: _transport(c, name)))
+        else:
+            add(name, Type.PROTOCOL, label(lambda c, shown=shown: proto_rows(c, *shown)))
     add("ip", Type.PROTOCOL, lambda c: [present(_V4(c) | _bogus(c, "IPv4"))])
     add("ipv6", Type.PROTOCOL, lambda c: [present(_V6(c) | _bogus(c, "IPv6"))])
     return table
+
+
+_TRANSPORTS = ("tcp", "udp", "sctp", "icmp", "icmpv6")
 
 
 def _transport(c: Columns, name: str) -> Bools:
